@@ -1,0 +1,75 @@
+"""Observables computed from the instantaneous state (all cheap, O(N) Numba loops).
+
+The membrane potential is measured, never imposed: V_m = phi_bar(inside bulk) -
+phi_bar(outside bulk), with phi_bar the solution of the 1-D Poisson equation with eps(z) for
+the laterally averaged charge (sim.forces.membrane_field). "Bulk" is the middle of each
+compartment: a window that keeps `BULK_MARGIN_DEBYE` Debye lengths from either membrane
+face (at most 40% of the depth on each side).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from . import units
+from .scenario import Scenario
+
+BULK_MARGIN_DEBYE = 3.0
+
+
+def debye_length(scenario: Scenario, compartment: int) -> float:
+    """Debye length (nm) of a compartment's initial electrolyte:
+    lambda = sqrt(eps0 eps_w kT / sum_i c_i z_i^2) in internal units."""
+    valence = {s.name: s.valence for s in scenario.species}
+    strength = sum(c * valence[n] ** 2 for n, c in scenario.compartments[compartment]
+                   .concentrations)
+    if strength <= 0:
+        return math.inf
+    return math.sqrt(units.EPS0 * scenario.solvent_permittivity * scenario.kT / strength)
+
+
+def bulk_windows(scenario: Scenario) -> np.ndarray:
+    """(K, 2) z-ranges (nm) of each compartment's bulk region."""
+    windows = []
+    for k, (lo, hi) in enumerate(scenario.compartment_bounds()):
+        if not scenario.membranes:
+            windows.append((lo, hi))
+            continue
+        margin = min(BULK_MARGIN_DEBYE * debye_length(scenario, k), 0.4 * (hi - lo))
+        windows.append((lo + margin, hi - margin))
+    return np.array(windows, dtype=np.float64)
+
+
+@njit(cache=True)
+def count_by_compartment(comp, species, n_comp, n_species, out):
+    """out[k, s] = number of ions of species s whose compartment label is k."""
+    out[:, :] = 0
+    for i in range(comp.shape[0]):
+        if comp[i] >= 0:
+            out[comp[i], species[i]] += 1
+
+
+@njit(cache=True)
+def count_in_windows(pos, species, windows, out):
+    """out[k, s] = ions of species s with z inside window k."""
+    out[:, :] = 0
+    for i in range(pos.shape[0]):
+        z = pos[i, 2]
+        for k in range(windows.shape[0]):
+            if windows[k, 0] <= z < windows[k, 1]:
+                out[k, species[i]] += 1
+                break
+
+
+@njit(cache=True)
+def accumulate_profile(pos, species, bin_width, hist):
+    """hist[s, b] += 1 for each ion of species s in z-bin b (bins of bin_width nm from 0)."""
+    nbins = hist.shape[1]
+    for i in range(pos.shape[0]):
+        b = int(pos[i, 2] / bin_width)
+        if b >= nbins:
+            b = nbins - 1
+        hist[species[i], b] += 1

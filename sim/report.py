@@ -1,0 +1,135 @@
+"""Text a user reads: what a scenario would simulate, and the table that ends a run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import units
+from .geometry import Geometry
+from .io import RunData, write_summary
+from .observe import bulk_windows, debye_length
+from .scenario import Scenario
+from .system import check_counts, compartment_volume, ion_counts
+
+BYTES_PER_ION_STATE = 8 * (3 * 4 + 8)  # pos, forces, noise, mobility ... (float64/int64)
+
+
+def describe_scenario(sc: Scenario) -> str:
+    """What `ionsim check` prints: geometry, ions, channels, time, memory."""
+    geo = Geometry.from_scenario(sc)
+    counts = ion_counts(sc, geo)
+    check_counts(sc, geo, counts)
+    lx, ly, lz = sc.box
+    lines = [f"scenario {sc.name!r} ({sc.source}): valid",
+             f"  box            {lx:g} x {ly:g} x {lz:g} nm (periodic), membrane area "
+             f"{sc.area:g} nm^2",
+             f"  temperature    {sc.temperature:g} K (kT/e = "
+             f"{units.thermal_voltage_mV(sc.temperature):.2f} mV), water eps "
+             f"{sc.solvent_permittivity:.4g}"]
+    windows = bulk_windows(sc)
+    for k, comp in enumerate(sc.compartments):
+        lo, hi = sc.compartment_bounds()[k]
+        vol = compartment_volume(sc, geo, k)
+        ions = ", ".join(f"{n} {s.name}" for n, s in zip(counts[k], sc.species) if n)
+        lines.append(f"  compartment {k} {comp.name!r}: z {lo:g}..{hi:g} nm, accessible "
+                     f"volume {vol:.4g} nm^3, Debye length "
+                     f"{debye_length(sc, k):.2f} nm, bulk window {windows[k, 0]:.2f}.."
+                     f"{windows[k, 1]:.2f} nm")
+        lines.append(f"      ions: {ions or 'none'}")
+    for m, (mem, (lo, hi)) in enumerate(zip(sc.membranes, sc.membrane_bounds())):
+        cap = units.capacitance_uF_per_cm2(units.EPS0 * mem.permittivity / mem.thickness)
+        lines.append(f"  membrane {m}: z {lo:g}..{hi:g} nm, eps {mem.permittivity:g} "
+                     f"({cap:.3f} uF/cm^2 bare), {len(mem.channels)} channel(s)")
+        kinds = {}
+        for ch in mem.channels:
+            kinds.setdefault((ch.radius, ch.permeant, ch.barriers), 0)
+            kinds[(ch.radius, ch.permeant, ch.barriers)] += 1
+        for (radius, permeant, barriers), n in kinds.items():
+            extra = f", barriers {dict(barriers)} kJ/mol" if barriers else ""
+            lines.append(f"      {n} x radius {radius:g} nm admitting {', '.join(permeant)}"
+                         f"{extra}")
+    run = sc.run
+    n = int(counts.sum())
+    lines += [
+        f"  electrostatics {sc.electrostatics.method}"
+        + (f" (RMS relative force error {sc.electrostatics.force_error:g})"
+           if sc.electrostatics.method == "ewald" else ""),
+        f"  run            dt {run.dt:g} ps x {run.steps} steps = "
+        f"{run.dt * run.steps / units.PS_PER_NS:g} ns, {run.integrator}, seed {run.seed}",
+        f"                 samples every {run.sample_interval} steps, frames every "
+        f"{run.frame_interval}, checkpoints every {run.checkpoint_interval}",
+        f"  ions           {n} in total",
+        f"  memory         ~{_memory_mb(sc, n):.1f} MB in RAM; trajectory ~"
+        f"{_disk_mb(sc, n):.1f} MB on disk",
+    ]
+    return "\n".join(lines)
+
+
+def _memory_mb(sc: Scenario, n: int) -> float:
+    mesh = 0
+    if sc.electrostatics.method == "ewald":
+        # a 1 nm mesh bounds what the tuner picks for dilute ions; real + complex grids
+        mesh = int(np.prod(np.ceil(sc.box))) * 8 * 3
+    return (n * BYTES_PER_ION_STATE + mesh) / 1e6
+
+
+def _disk_mb(sc: Scenario, n: int) -> float:
+    run = sc.run
+    frames = run.steps // run.frame_interval + 1
+    samples = run.steps // run.sample_interval + 1
+    per_sample = 8 * (4 * len(sc.compartments) * len(sc.species) + 8)
+    return (frames * n * 12 + samples * per_sample) / 1e6
+
+
+def engine_summary(run: RunData) -> dict:
+    """Headline numbers every run has: ion counts, crossings, net charge moved."""
+    counts = run.observable("counts")
+    names = run.species_names
+    cr = run.crossings
+    by_species = {}
+    for s, name in enumerate(names):
+        sel = cr["species"] == s
+        by_species[name] = {
+            "crossings": int(sel.sum()),
+            "initial_per_compartment": counts.value[0, :, s].tolist(),
+            "final_per_compartment": counts.value[-1, :, s].tolist(),
+        }
+    return {
+        "species": names,
+        "compartments": run.compartment_names,
+        "ions": by_species,
+        "total_crossings": int(len(cr["step"])),
+    }
+
+
+def finish_run(result, say=print) -> dict:
+    """Write summary.json for a finished run and print its closing table."""
+    run = RunData(result.run_dir)
+    summary = dict(result.summary)
+    summary.update(engine_summary(run))
+    try:
+        from analysis.run_summary import physics_summary
+    except ImportError:  # analysis not present: engine-only summary
+        physics_summary = None
+    if physics_summary is not None:
+        summary.update(physics_summary(run))
+    write_summary(result.run_dir, summary)
+    say(format_table(summary))
+    return summary
+
+
+def format_table(summary: dict) -> str:
+    lines = [f"\n{summary['scenario']}: {summary['steps']} steps, "
+             f"{summary['simulated_time_ns']:.3f} ns simulated in {summary['wall_time_s']:.1f} s "
+             f"({summary['particle_steps_per_second']:.3g} particle-steps/s, "
+             f"{summary['n_ions']} ions)"]
+    comps = summary["compartments"]
+    lines.append(f"  {'species':8s} " + " ".join(f"{c + ' start':>14s} {c + ' end':>12s}"
+                                                 for c in comps) + f" {'crossings':>10s}")
+    for name, info in summary["ions"].items():
+        cells = " ".join(f"{a:14d} {b:12d}" for a, b in zip(info["initial_per_compartment"],
+                                                            info["final_per_compartment"]))
+        lines.append(f"  {name:8s} {cells} {info['crossings']:10d}")
+    for line in summary.get("physics_table", []):
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,645 @@
+"""Scenario files: YAML in, a validated and immutable configuration out.
+
+A scenario is read with ``yaml.safe_load`` and converted into frozen dataclasses in internal
+units (nm, ps, kJ/mol, e, K; concentrations as number densities in nm^-3). Every value that
+has a dimension must carry its unit ("150 mM", "4 nm"). Unknown keys are errors. Every error
+is a :class:`ScenarioError` whose message names the file, the key path and what is accepted,
+e.g. ``scenarios/k.yaml: membranes[0].channels[1].radius: must be > 0 nm, got -0.5 nm``.
+
+Layout along z (periodic): compartment 0, membrane 0, compartment 1, membrane 1, ... The
+box starts at z = 0 with compartment 0; membrane k separates compartment k from compartment
+k+1 (the last membrane from compartment 0, across the periodic boundary). Zero membranes
+means one compartment of bulk electrolyte; one membrane is refused (it would face the same
+compartment on both sides).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import units
+from .units import UnitError, display_quantity, format_quantity, parse_quantity
+
+INTEGRATORS = ("leimkuhler-matthews", "euler-maruyama")
+ELECTROSTATICS_METHODS = ("ewald", "off")
+_DATA = Path(__file__).parent / "data"
+
+
+class ScenarioError(ValueError):
+    """A scenario the user wrote cannot be run; the message says where and why."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key, self.detail = source, key, message
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + message)
+
+
+# --- configuration dataclasses (internal units) --------------------------------------------
+
+@dataclass(frozen=True)
+class Species:
+    """An ion species. diameter nm, diffusion nm^2/ps, valence in e."""
+    name: str
+    valence: int
+    diameter: float
+    diffusion: float
+
+    @property
+    def radius(self) -> float:
+        return 0.5 * self.diameter
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A cylindrical pore through a membrane along z at (x, y) nm, radius nm.
+
+    ``permeant`` lists the species admitted; an ion also needs radius < pore radius.
+    ``barriers`` maps a permeant species to an energy barrier (kJ/mol) it must overcome to
+    enter the pore (partial selectivity); absent means no barrier.
+    """
+    x: float
+    y: float
+    radius: float
+    permeant: tuple[str, ...]
+    barriers: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Membrane:
+    """A lipid slab normal to z: thickness nm, relative permittivity, its channels."""
+    thickness: float
+    permittivity: float
+    channels: tuple[Channel, ...]
+    surface_charge: float = 0.0  # e/nm^2 on each face (reserved for the scenario library)
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """Water between two membranes: depth nm (face to face), concentrations nm^-3."""
+    name: str
+    depth: float
+    concentrations: tuple[tuple[str, float], ...]
+
+    def concentration(self, species: str) -> float:
+        return dict(self.concentrations).get(species, 0.0)
+
+
+@dataclass(frozen=True)
+class Electrostatics:
+    """Coulomb interactions. ``method`` 'ewald' or 'off'; force_error is the requested RMS
+    relative force error; alpha nm^-1, cutoff nm, mesh and order fix the tuner's choice."""
+    method: str = "ewald"
+    force_error: float = 1e-3
+    alpha: float | None = None
+    cutoff: float | None = None
+    mesh: tuple[int, int, int] | None = None
+    order: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """dt ps; steps; intervals in steps; integrator name; equilibration ps (None = auto)."""
+    dt: float
+    steps: int
+    seed: int
+    sample_interval: int
+    frame_interval: int
+    checkpoint_interval: int
+    integrator: str = "leimkuhler-matthews"
+    equilibration: float | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, validated experiment in internal units."""
+    name: str
+    description: str
+    temperature: float
+    solvent_permittivity: float
+    species: tuple[Species, ...]
+    box_xy: tuple[float, float]
+    compartments: tuple[Compartment, ...]
+    membranes: tuple[Membrane, ...]
+    electrostatics: Electrostatics
+    run: RunSettings
+    wca_epsilon: float
+    profile_bin_width: float
+    source: str = "<scenario>"
+
+    # -- derived geometry ---------------------------------------------------------------
+    @property
+    def box(self) -> tuple[float, float, float]:
+        """Box edges (Lx, Ly, Lz) in nm."""
+        lz = sum(c.depth for c in self.compartments) + sum(m.thickness for m in self.membranes)
+        return (self.box_xy[0], self.box_xy[1], lz)
+
+    @property
+    def area(self) -> float:
+        """Membrane (lateral box) area in nm^2."""
+        return self.box_xy[0] * self.box_xy[1]
+
+    def compartment_bounds(self) -> list[tuple[float, float]]:
+        """(z_lo, z_hi) nm of each compartment's water, face to face."""
+        bounds, z = [], 0.0
+        for k, comp in enumerate(self.compartments):
+            bounds.append((z, z + comp.depth))
+            z += comp.depth + (self.membranes[k].thickness if self.membranes else 0.0)
+        return bounds
+
+    def membrane_bounds(self) -> list[tuple[float, float]]:
+        """(z_lo, z_hi) nm of each membrane slab."""
+        return [(hi, hi + m.thickness)
+                for (lo, hi), m in zip(self.compartment_bounds(), self.membranes)]
+
+    def species_index(self, name: str) -> int:
+        return [s.name for s in self.species].index(name)
+
+    @property
+    def kT(self) -> float:
+        return units.kT(self.temperature)
+
+    def with_run(self, **changes) -> "Scenario":
+        """A copy with run settings replaced (used by the CLI's --steps/--seed)."""
+        return dataclasses.replace(self, run=dataclasses.replace(self.run, **changes))
+
+    def to_dict(self) -> dict:
+        """The resolved scenario, every default filled in, units written out."""
+        L = lambda v: format_quantity(v, "length")  # noqa: E731
+        return {
+            "name": self.name,
+            "description": self.description,
+            "temperature": format_quantity(self.temperature, "temperature"),
+            "solvent": {"permittivity": self.solvent_permittivity},
+            "species": {s.name: {"valence": s.valence, "diameter": L(s.diameter),
+                                 "diffusion": format_quantity(s.diffusion, "diffusion")}
+                        for s in self.species},
+            "box": {"lateral": [L(self.box_xy[0]), L(self.box_xy[1])]},
+            "compartments": [
+                {"name": c.name, "depth": L(c.depth),
+                 "concentrations": {n: format_quantity(v, "concentration")
+                                    for n, v in c.concentrations}}
+                for c in self.compartments],
+            "membranes": [
+                {"thickness": L(m.thickness), "permittivity": m.permittivity,
+                 "surface_charge": format_quantity(m.surface_charge, "surface_charge"),
+                 "channels": [
+                     {"position": [L(ch.x), L(ch.y)], "radius": L(ch.radius),
+                      "permeant": list(ch.permeant),
+                      **({"barriers": {n: format_quantity(b, "energy") for n, b in ch.barriers}}
+                         if ch.barriers else {})}
+                     for ch in m.channels]}
+                for m in self.membranes],
+            "electrostatics": {
+                "method": self.electrostatics.method,
+                "force_error": self.electrostatics.force_error,
+                **({"alpha": f"{self.electrostatics.alpha:.10g} nm^-1"}
+                   if self.electrostatics.alpha is not None else {}),
+                **({"cutoff": L(self.electrostatics.cutoff)}
+                   if self.electrostatics.cutoff is not None else {}),
+                **({"mesh": list(self.electrostatics.mesh)}
+                   if self.electrostatics.mesh is not None else {}),
+                **({"order": self.electrostatics.order}
+                   if self.electrostatics.order is not None else {}),
+            },
+            "interactions": {"wca_epsilon": format_quantity(self.wca_epsilon, "energy")},
+            "observables": {"profile_bin_width": L(self.profile_bin_width)},
+            "run": {
+                "dt": format_quantity(self.run.dt, "time"),
+                "steps": self.run.steps,
+                "seed": self.run.seed,
+                "sample_interval": self.run.sample_interval,
+                "frame_interval": self.run.frame_interval,
+                "checkpoint_interval": self.run.checkpoint_interval,
+                "integrator": self.run.integrator,
+                "equilibration": ("auto" if self.run.equilibration is None
+                                  else format_quantity(self.run.equilibration, "time")),
+            },
+        }
+
+
+# --- reading -------------------------------------------------------------------------------
+
+class _Reader:
+    """Walks a parsed YAML tree, remembering the key path for error messages."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str):
+        raise ScenarioError(self.source, key, message)
+
+    def mapping(self, value, key: str, allowed: set[str], required: set[str] = frozenset()):
+        if not isinstance(value, dict):
+            self.fail(key, f"must be a mapping with keys {sorted(allowed)}, "
+                           f"got {type(value).__name__} {value!r}")
+        for k in value:
+            if k not in allowed:
+                self.fail(_join(key, k), f"unknown key; accepted here: {', '.join(sorted(allowed))}")
+        for k in sorted(required):
+            if k not in value:
+                self.fail(_join(key, k), "is required")
+        return value
+
+    def quantity(self, value, key: str, dimension: str, minimum: float | None = None,
+                 strict: bool = True) -> float:
+        try:
+            q = parse_quantity(value, dimension)
+        except UnitError as err:
+            self.fail(key, str(err))
+        if minimum is not None and (q <= minimum if strict else q < minimum):
+            rel = ">" if strict else ">="
+            self.fail(key, f"must be {rel} {display_quantity(minimum, dimension)}, got {value}")
+        return q
+
+    def number(self, value, key: str, minimum: float | None = None, strict: bool = True,
+               integer: bool = False) -> float:
+        kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                integer and not isinstance(value, int)):
+            self.fail(key, f"must be {kind} (no unit), got {value!r}")
+        if not math.isfinite(value):
+            self.fail(key, f"must be finite, got {value!r}")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            self.fail(key, f"must be {'>' if strict else '>='} {minimum}, got {value!r}")
+        return value
+
+    def choice(self, value, key: str, options) -> str:
+        if value not in options:
+            self.fail(key, f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def steps_or_time(self, value, key: str, dt: float) -> int:
+        """An interval given as a step count (integer) or a time ('20 ps')."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                self.fail(key, f"must be >= 1 step, got {value}")
+            return value
+        t = self.quantity(value, key, "time", minimum=0.0)
+        n = int(round(t / dt))
+        if n < 1 or abs(n * dt - t) > 1e-6 * t:
+            self.fail(key, f"{value} is not a whole number of time steps of "
+                           f"{display_quantity(dt, 'time')}")
+        return n
+
+
+def _join(prefix: str, key) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def default_species_table() -> dict[str, dict]:
+    """The shipped species table (sim/data/species.yaml), raw."""
+    with open(_DATA / "species.yaml") as fh:
+        return yaml.safe_load(fh)
+
+
+def _diffusion_at(entry: dict, temperature: float) -> float:
+    """Interpolate the tabulated D (25 C, 37 C) linearly in T; nm^2/ps."""
+    d25 = parse_quantity(entry["diffusion_25C"], "diffusion")
+    d37 = parse_quantity(entry["diffusion_37C"], "diffusion")
+    return d25 + (d37 - d25) * (temperature - 298.15) / 12.0
+
+
+TOP_KEYS = {"name", "description", "temperature", "solvent", "species", "box", "compartments",
+            "membranes", "electrostatics", "interactions", "observables", "run"}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file. Raises ScenarioError naming file and key."""
+    source = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(source, "", "no such file (give the path of a scenario .yaml)")
+    if p.is_dir():
+        raise ScenarioError(source, "", "is a directory, not a scenario .yaml file")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(source, "", f"cannot read: {err}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ScenarioError(source, "", f"YAML syntax error at {where}{problem}") from None
+    return parse_scenario(raw, source)
+
+
+def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
+    """Validate an already-parsed YAML tree (see load_scenario)."""
+    r = _Reader(source)
+    if not isinstance(raw, dict):
+        r.fail("", f"must be a YAML mapping of {sorted(TOP_KEYS)}, got {type(raw).__name__}")
+    r.mapping(raw, "", TOP_KEYS, required={"temperature", "box", "compartments", "run"})
+
+    temperature = r.quantity(raw["temperature"], "temperature", "temperature", minimum=0.0)
+    solvent = r.mapping(raw.get("solvent", {}), "solvent", {"permittivity"})
+    eps_w = r.number(solvent.get("permittivity", _water_permittivity(temperature)),
+                     "solvent.permittivity", minimum=0.0)
+
+    species_by_name = _read_species(r, raw.get("species", {}) or {}, temperature)
+
+    box = r.mapping(raw["box"], "box", {"lateral"}, required={"lateral"})
+    lateral = box["lateral"]
+    if isinstance(lateral, list):
+        if len(lateral) != 2:
+            r.fail("box.lateral", f"must be one length or a list of two (x, y), got {lateral!r}")
+        box_xy = tuple(r.quantity(v, f"box.lateral[{i}]", "length", minimum=0.0)
+                       for i, v in enumerate(lateral))
+    else:
+        side = r.quantity(lateral, "box.lateral", "length", minimum=0.0)
+        box_xy = (side, side)
+
+    compartments = _read_compartments(r, raw["compartments"], species_by_name)
+    membranes = _read_membranes(r, raw.get("membranes", []) or [], box_xy, species_by_name,
+                                 temperature)
+    if len(membranes) == 1:
+        r.fail("membranes", "one membrane in a periodic box faces the same compartment on both "
+                            "sides; use 0 (bulk electrolyte) or 2 or more membranes")
+    n_comp_needed = max(1, len(membranes))
+    if len(compartments) != n_comp_needed:
+        r.fail("compartments", f"{len(membranes)} membranes need {n_comp_needed} compartment(s) "
+                               f"(periodic z: compartment k lies before membrane k), "
+                               f"got {len(compartments)}")
+
+    electrostatics = _read_electrostatics(r, raw.get("electrostatics", "ewald"))
+    inter = r.mapping(raw.get("interactions", {}) or {}, "interactions", {"wca_epsilon"})
+    wca_eps = _read_energy(r, inter.get("wca_epsilon", "1 kT"), "interactions.wca_epsilon",
+                           temperature)
+    obs = r.mapping(raw.get("observables", {}) or {}, "observables", {"profile_bin_width"})
+    bin_width = r.quantity(obs.get("profile_bin_width", "0.25 nm"),
+                           "observables.profile_bin_width", "length", minimum=0.0)
+    run = _read_run(r, raw["run"])
+
+    used = {n for c in compartments for n, _ in c.concentrations}
+    used |= {n for m in membranes for ch in m.channels for n in ch.permeant}
+    species = tuple(species_by_name[n] for n in species_by_name if n in used)
+
+    scenario = Scenario(
+        name=str(raw.get("name", Path(source).stem)),
+        description=str(raw.get("description", "")).strip(),
+        temperature=temperature, solvent_permittivity=float(eps_w), species=species,
+        box_xy=box_xy, compartments=compartments, membranes=membranes,
+        electrostatics=electrostatics, run=run, wca_epsilon=wca_eps,
+        profile_bin_width=bin_width, source=source)
+    _check_electroneutral(r, scenario)
+    return scenario
+
+
+def _water_permittivity(temperature: float) -> float:
+    """Relative permittivity of water, Malmberg & Maryott (1956) fit, T in K."""
+    t = temperature - 273.15
+    return 87.740 - 0.40008 * t + 9.398e-4 * t**2 - 1.410e-6 * t**3
+
+
+def _read_energy(r: _Reader, value, key: str, temperature: float) -> float:
+    """An energy in kJ/mol, kcal/mol or multiples of kT ('1 kT')."""
+    if isinstance(value, str) and value.strip().endswith("kT"):
+        number = value.strip()[:-2].strip() or "1"
+        try:
+            return float(number) * units.kT(temperature)
+        except ValueError:
+            r.fail(key, f"cannot read {value!r}: write e.g. '1 kT' or '2.5 kJ/mol'")
+    return r.quantity(value, key, "energy", minimum=0.0, strict=False)
+
+
+def _read_species(r: _Reader, overrides, temperature: float) -> dict[str, Species]:
+    table = default_species_table()
+    result: dict[str, Species] = {}
+    for name, entry in table.items():
+        result[name] = Species(name, int(entry["valence"]),
+                               parse_quantity(entry["diameter"], "length"),
+                               _diffusion_at(entry, temperature))
+    if not isinstance(overrides, dict):
+        r.fail("species", f"must be a mapping of species name to fields, got {overrides!r}")
+    for name, entry in overrides.items():
+        key = f"species.{name}"
+        base = result.get(name)
+        required = set() if base else {"valence", "diameter", "diffusion"}
+        r.mapping(entry, key, {"valence", "diameter", "diffusion"}, required=required)
+        valence = r.number(entry["valence"], f"{key}.valence", integer=True) \
+            if "valence" in entry else base.valence
+        if valence == 0:
+            r.fail(f"{key}.valence", "must be a non-zero integer charge (in e)")
+        diameter = r.quantity(entry["diameter"], f"{key}.diameter", "length", minimum=0.0) \
+            if "diameter" in entry else base.diameter
+        diffusion = r.quantity(entry["diffusion"], f"{key}.diffusion", "diffusion",
+                               minimum=0.0) if "diffusion" in entry else base.diffusion
+        result[name] = Species(name, int(valence), diameter, diffusion)
+    return result
+
+
+def _known_species(r: _Reader, name, key: str, species: dict[str, Species]) -> str:
+    if name not in species:
+        r.fail(key, f"unknown species {name!r}; known: {', '.join(species)} "
+                    f"(define new ones under 'species:' with valence, diameter, diffusion)")
+    return name
+
+
+def _read_compartments(r: _Reader, raw, species) -> tuple[Compartment, ...]:
+    if not isinstance(raw, list) or not raw:
+        r.fail("compartments", "must be a non-empty list of compartments "
+                               "(name, depth, concentrations)")
+    result, names = [], set()
+    for i, entry in enumerate(raw):
+        key = f"compartments[{i}]"
+        r.mapping(entry, key, {"name", "depth", "concentrations"},
+                  required={"depth", "concentrations"})
+        name = str(entry.get("name", f"compartment{i}"))
+        if name in names:
+            r.fail(f"{key}.name", f"duplicate compartment name {name!r}")
+        names.add(name)
+        depth = r.quantity(entry["depth"], f"{key}.depth", "length", minimum=0.0)
+        conc = entry["concentrations"]
+        if not isinstance(conc, dict) or not conc:
+            r.fail(f"{key}.concentrations", "must map species names to concentrations, "
+                                            "e.g. {K+: 150 mM, A-: 150 mM}")
+        pairs = []
+        for sname, value in conc.items():
+            ckey = f"{key}.concentrations.{sname}"
+            _known_species(r, sname, ckey, species)
+            c = r.quantity(value, ckey, "concentration", minimum=0.0, strict=False)
+            pairs.append((sname, c))
+        result.append(Compartment(name, depth, tuple(pairs)))
+    return tuple(result)
+
+
+def _read_membranes(r: _Reader, raw, box_xy, species, temperature) -> tuple[Membrane, ...]:
+    if not isinstance(raw, list):
+        r.fail("membranes", f"must be a list of membranes, got {type(raw).__name__}")
+    result = []
+    for i, entry in enumerate(raw):
+        key = f"membranes[{i}]"
+        r.mapping(entry, key, {"thickness", "permittivity", "channels", "surface_charge"},
+                  required={"thickness"})
+        thickness = r.quantity(entry["thickness"], f"{key}.thickness", "length", minimum=0.0)
+        eps_m = r.number(entry.get("permittivity", 2.0), f"{key}.permittivity", minimum=0.0)
+        sigma = r.quantity(entry.get("surface_charge", "0 e/nm^2"), f"{key}.surface_charge",
+                           "surface_charge")
+        channels = []
+        raw_channels = entry.get("channels", []) or []
+        if not isinstance(raw_channels, list):
+            r.fail(f"{key}.channels", "must be a list of channels")
+        for j, ch in enumerate(raw_channels):
+            channels.extend(_read_channels(r, ch, f"{key}.channels[{j}]", box_xy, species,
+                                           temperature))
+        _check_channel_overlap(r, channels, f"{key}.channels", box_xy)
+        result.append(Membrane(thickness, float(eps_m), tuple(channels), sigma))
+    return tuple(result)
+
+
+def grid_positions(count: int, box_xy) -> list[tuple[float, float]]:
+    """Lay ``count`` channels on an nx x ny grid (nx*ny == count) with the aspect ratio
+    closest to the box's, each at the centre of its cell (nm)."""
+    lx, ly = box_xy
+    best = min(((nx, count // nx) for nx in range(1, count + 1) if count % nx == 0),
+               key=lambda g: abs(math.log((lx / g[0]) / (ly / g[1]))))
+    nx, ny = best
+    return [((ix + 0.5) * lx / nx, (iy + 0.5) * ly / ny) for iy in range(ny) for ix in range(nx)]
+
+
+def _read_channels(r: _Reader, entry, key, box_xy, species, temperature) -> list[Channel]:
+    r.mapping(entry, key, {"position", "count", "radius", "permeant", "barriers"},
+              required={"radius", "permeant"})
+    if ("position" in entry) == ("count" in entry):
+        r.fail(key, "give exactly one of 'position: [x, y]' or 'count: N' (laid on a grid)")
+    radius = r.quantity(entry["radius"], f"{key}.radius", "length", minimum=0.0)
+    if 2 * radius >= min(box_xy):
+        r.fail(f"{key}.radius", f"channel diameter {2 * radius:g} nm must be smaller than the "
+                                f"box's lateral size {min(box_xy):g} nm")
+    permeant = entry["permeant"]
+    if isinstance(permeant, str):
+        permeant = [permeant]
+    if not isinstance(permeant, list):
+        r.fail(f"{key}.permeant", "must be a list of species names, e.g. [K+]")
+    for k, name in enumerate(permeant):
+        _known_species(r, name, f"{key}.permeant[{k}]", species)
+    barriers = entry.get("barriers", {}) or {}
+    if not isinstance(barriers, dict):
+        r.fail(f"{key}.barriers", "must map permeant species to energies, e.g. {Na+: 2 kT}")
+    barrier_pairs = []
+    for name, value in barriers.items():
+        bkey = f"{key}.barriers.{name}"
+        if name not in permeant:
+            r.fail(bkey, f"barrier for {name!r}, which is not in permeant {permeant}")
+        barrier_pairs.append((name, _read_energy(r, value, bkey, temperature)))
+    if "position" in entry:
+        pos = entry["position"]
+        if not isinstance(pos, list) or len(pos) != 2:
+            r.fail(f"{key}.position", f"must be [x, y] with units, got {pos!r}")
+        xy = []
+        for k, (v, lim) in enumerate(zip(pos, box_xy)):
+            q = r.quantity(v, f"{key}.position[{k}]", "length", minimum=0.0, strict=False)
+            if q >= lim:
+                r.fail(f"{key}.position[{k}]", f"{v} is outside the box: must be in "
+                                               f"[0 nm, {lim:g} nm)")
+            xy.append(q)
+        positions = [tuple(xy)]
+    else:
+        count = r.number(entry["count"], f"{key}.count", minimum=0, integer=True)
+        positions = grid_positions(count, box_xy)
+    return [Channel(x, y, radius, tuple(permeant), tuple(barrier_pairs)) for x, y in positions]
+
+
+def _check_channel_overlap(r: _Reader, channels, key, box_xy):
+    for a in range(len(channels)):
+        for b in range(a + 1, len(channels)):
+            ca, cb = channels[a], channels[b]
+            dx = (ca.x - cb.x + box_xy[0] / 2) % box_xy[0] - box_xy[0] / 2
+            dy = (ca.y - cb.y + box_xy[1] / 2) % box_xy[1] - box_xy[1] / 2
+            if math.hypot(dx, dy) < ca.radius + cb.radius:
+                r.fail(key, f"channels {a} at ({ca.x:g}, {ca.y:g}) nm and {b} at "
+                            f"({cb.x:g}, {cb.y:g}) nm overlap (radii {ca.radius:g}, "
+                            f"{cb.radius:g} nm); place them further apart or use fewer")
+
+
+def _read_electrostatics(r: _Reader, raw) -> Electrostatics:
+    key = "electrostatics"
+    if raw is False:  # YAML reads a bare `off` as False
+        raw = "off"
+    if isinstance(raw, str):
+        return Electrostatics(method=r.choice(raw, key, ELECTROSTATICS_METHODS))
+    r.mapping(raw, key, {"method", "force_error", "alpha", "cutoff", "mesh", "order"})
+    method = raw.get("method", "ewald")
+    method = "off" if method is False else method
+    r.choice(method, f"{key}.method", ELECTROSTATICS_METHODS)
+    force_error = r.number(raw.get("force_error", 1e-3), f"{key}.force_error", minimum=0.0)
+    if force_error >= 1:
+        r.fail(f"{key}.force_error", f"is a relative RMS force error: must be < 1, got {force_error}")
+    alpha = None
+    if "alpha" in raw:
+        text = str(raw["alpha"]).replace("nm^-1", "").replace("/nm", "").strip()
+        try:
+            alpha = float(text)
+        except ValueError:
+            r.fail(f"{key}.alpha", f"must be an inverse length like '1.2 nm^-1', got {raw['alpha']!r}")
+        if not str(raw["alpha"]).strip().endswith(("nm^-1", "/nm")):
+            r.fail(f"{key}.alpha", f"missing unit: write '{text} nm^-1'")
+        if alpha <= 0:
+            r.fail(f"{key}.alpha", f"must be > 0 nm^-1, got {raw['alpha']}")
+    cutoff = r.quantity(raw["cutoff"], f"{key}.cutoff", "length", minimum=0.0) \
+        if "cutoff" in raw else None
+    mesh = None
+    if "mesh" in raw:
+        m = raw["mesh"]
+        if isinstance(m, int):
+            m = [m, m, m]
+        if not (isinstance(m, list) and len(m) == 3 and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 4 for v in m)):
+            r.fail(f"{key}.mesh", f"must be an integer >= 4 or a list of three, got {raw['mesh']!r}")
+        mesh = tuple(m)
+    order = None
+    if "order" in raw:
+        order = r.number(raw["order"], f"{key}.order", integer=True, minimum=3, strict=False)
+        if order > 8:
+            r.fail(f"{key}.order", f"B-spline order must be between 3 and 8, got {order}")
+    return Electrostatics(method, float(force_error), alpha, cutoff, mesh, order)
+
+
+def _read_run(r: _Reader, raw) -> RunSettings:
+    key = "run"
+    r.mapping(raw, key, {"dt", "steps", "duration", "seed", "sample_interval", "frame_interval",
+                         "checkpoint_interval", "integrator", "equilibration"},
+              required={"dt", "seed"})
+    dt = r.quantity(raw["dt"], "run.dt", "time", minimum=0.0)
+    if ("steps" in raw) == ("duration" in raw):
+        r.fail(key, "give exactly one of 'steps: N' or 'duration: T' (e.g. '20 ns')")
+    if "steps" in raw:
+        steps = r.number(raw["steps"], "run.steps", minimum=0, integer=True)
+    else:
+        steps = int(round(r.quantity(raw["duration"], "run.duration", "time", minimum=0.0) / dt))
+    seed = r.number(raw["seed"], "run.seed", minimum=0, strict=False, integer=True)
+    if seed >= 2**63:
+        r.fail("run.seed", f"must be < 2^63, got {seed}")
+    sample = r.steps_or_time(raw.get("sample_interval", 100), "run.sample_interval", dt)
+    frame = r.steps_or_time(raw.get("frame_interval", 10 * sample), "run.frame_interval", dt)
+    checkpoint = r.steps_or_time(raw.get("checkpoint_interval", max(frame, 100 * sample)),
+                                 "run.checkpoint_interval", dt)
+    if frame % sample or checkpoint % sample:
+        r.fail(key, f"frame_interval ({frame}) and checkpoint_interval ({checkpoint}) must be "
+                    f"multiples of sample_interval ({sample} steps)")
+    integrator = r.choice(raw.get("integrator", INTEGRATORS[0]), "run.integrator", INTEGRATORS)
+    equil = raw.get("equilibration", "auto")
+    equilibration = None if equil == "auto" else r.quantity(
+        equil, "run.equilibration", "time", minimum=0.0, strict=False)
+    return RunSettings(dt, int(steps), int(seed), sample, frame, checkpoint, integrator,
+                       equilibration)
+
+
+def _check_electroneutral(r: _Reader, scenario: Scenario):
+    """Each compartment's concentrations must carry zero net charge (1e-6 mM tolerance)."""
+    valence = {s.name: s.valence for s in scenario.species}
+    for i, comp in enumerate(scenario.compartments):
+        excess = sum(valence[n] * c for n, c in comp.concentrations) * units.PER_NM3_TO_MM
+        if abs(excess) > 1e-6:
+            r.fail(f"compartments[{i}].concentrations",
+                   f"compartment {comp.name!r} is not electroneutral: net charge "
+                   f"{excess:+.6g} mM (sum of valence x concentration must be 0)")

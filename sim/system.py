@@ -1,0 +1,182 @@
+"""The state of a simulation: ions as a structure of arrays, and their initial placement."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from . import units
+from .geometry import Geometry, min_image
+from .rng import STREAM_PLACEMENT, stream_key, uniform1
+from .scenario import Scenario, ScenarioError
+
+# Random sequential addition of hard spheres jams near a volume fraction of 0.38; refuse
+# well before that so that placement never spins.
+MAX_PACKING_FRACTION = 0.30
+MAX_ATTEMPTS_PER_ION = 2000
+
+
+@dataclass
+class Ions:
+    """All ions. pos (N,3) nm wrapped into the box; species (N,) index into the scenario's
+    species; comp (N,) compartment each ion was last in; last_channel (N,) last pore it was
+    in (-1: none yet)."""
+    pos: np.ndarray
+    species: np.ndarray
+    comp: np.ndarray
+    last_channel: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.species)
+
+    def charges(self, valences: np.ndarray) -> np.ndarray:
+        return valences[self.species].astype(np.float64)
+
+
+def compartment_volume(scenario: Scenario, geometry: Geometry, k: int) -> float:
+    """The accessible volume (nm^3) used to turn compartment k's concentrations into ion
+    numbers: open to the centre of the compartment's concentration-weighted mean ion.
+
+    One volume per compartment (rather than one per species) keeps a neutral set of
+    concentrations neutral after rounding to whole ions.
+    """
+    comp = scenario.compartments[k]
+    weights = [(comp.concentration(s.name), s.radius) for s in scenario.species]
+    total = sum(c for c, _ in weights)
+    radius = sum(c * a for c, a in weights) / total if total > 0 else 0.0
+    return geometry.accessible_volume(k, radius)
+
+
+def ion_counts(scenario: Scenario, geometry: Geometry) -> np.ndarray:
+    """Ions to place, (K compartments, S species): round(c * accessible volume)."""
+    counts = np.zeros((len(scenario.compartments), len(scenario.species)), dtype=np.int64)
+    for k, comp in enumerate(scenario.compartments):
+        volume = compartment_volume(scenario, geometry, k)
+        for s, sp in enumerate(scenario.species):
+            counts[k, s] = int(round(comp.concentration(sp.name) * volume))
+    return counts
+
+
+def check_counts(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> None:
+    """Refuse integer ion sets that are not neutral or cannot be packed."""
+    valences = np.array([s.valence for s in scenario.species])
+    diam = np.array([s.diameter for s in scenario.species])
+    for k, comp in enumerate(scenario.compartments):
+        key = f"compartments[{k}]"
+        charge = int(counts[k] @ valences)
+        if charge != 0:
+            detail = ", ".join(f"{n} {sp.name}" for n, sp in zip(counts[k], scenario.species))
+            raise ScenarioError(scenario.source, f"{key}.concentrations",
+                                f"rounding to whole ions gives {detail}: net charge "
+                                f"{charge:+d} e in compartment {comp.name!r}; adjust the "
+                                f"depth or box so that the counts balance")
+        volume = compartment_volume(scenario, geometry, k)
+        if volume <= 0:
+            raise ScenarioError(scenario.source, f"{key}.depth",
+                                f"compartment {comp.name!r} is thinner than an ion "
+                                f"({comp.depth:g} nm)")
+        packing = float(counts[k] @ (math.pi / 6 * diam**3)) / volume
+        if packing > MAX_PACKING_FRACTION:
+            raise ScenarioError(scenario.source, f"{key}.concentrations",
+                                f"{int(counts[k].sum())} ions of total volume "
+                                f"{packing * volume:.4g} nm^3 in {volume:.4g} nm^3 of "
+                                f"compartment {comp.name!r}: volume fraction {packing:.2f} "
+                                f"exceeds {MAX_PACKING_FRACTION} (more ions than fit); lower "
+                                f"the concentrations")
+
+
+def place_ions(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> Ions:
+    """Random, non-overlapping initial positions, reproducible from the scenario's seed.
+
+    Each ion is uniform over its compartment's accessible volume; a candidate closer than
+    sigma_ij = (d_i + d_j)/2 to an ion already placed is redrawn.
+    """
+    n_total = int(counts.sum())
+    pos = np.zeros((n_total, 3))
+    species = np.zeros(n_total, dtype=np.int64)
+    comp = np.zeros(n_total, dtype=np.int64)
+    diam = np.array([s.diameter for s in scenario.species], dtype=np.float64)
+    box = geometry.box
+    cell = max(float(diam.max()) if len(diam) else 1.0, 1e-3)
+    ncell = np.maximum(1, np.floor(box / cell).astype(np.int64))
+    head = -np.ones(int(np.prod(ncell)), dtype=np.int64)
+    nxt = -np.ones(n_total, dtype=np.int64)
+    key0, key1 = stream_key(scenario.run.seed, STREAM_PLACEMENT)
+    placed = 0
+    for k in range(counts.shape[0]):
+        for s in range(counts.shape[1]):
+            n = int(counts[k, s])
+            if n == 0:
+                continue
+            a = geometry.species_radius[s]
+            z_lo, z_hi = geometry.comp_lo[k], geometry.comp_hi[k]
+            if len(geometry.mem_center):
+                z_lo, z_hi = z_lo + a, z_hi - a
+            failed = _place_group(pos, species, diam, placed, n, s, z_lo, z_hi, box, ncell,
+                                  head, nxt, key0, key1, MAX_ATTEMPTS_PER_ION)
+            if failed >= 0:
+                raise ScenarioError(
+                    scenario.source, f"compartments[{k}].concentrations",
+                    f"could not place {scenario.species[s].name} ion {failed - placed + 1} "
+                    f"of {n} in compartment {scenario.compartments[k].name!r} without "
+                    f"overlap after {MAX_ATTEMPTS_PER_ION} attempts (more ions than fit)")
+            comp[placed:placed + n] = k
+            placed += n
+    return Ions(pos, species, comp, -np.ones(n_total, dtype=np.int64))
+
+
+@njit(cache=True)
+def _place_group(pos, species, diam, start, n, s, z_lo, z_hi, box, ncell, head, nxt, key0,
+                 key1, max_attempts):
+    """Place ions start..start+n-1 of species s in z in [z_lo, z_hi). Returns -1 on
+    success or the index of the ion that could not be placed."""
+    for i in range(start, start + n):
+        done = False
+        for attempt in range(max_attempts):
+            counter = attempt * 3
+            x = uniform1(key0, key1, counter, i) * box[0]
+            y = uniform1(key0, key1, counter + 1, i) * box[1]
+            z = z_lo + uniform1(key0, key1, counter + 2, i) * (z_hi - z_lo)
+            z = z - box[2] * math.floor(z / box[2])
+            cx = min(int(x / box[0] * ncell[0]), ncell[0] - 1)
+            cy = min(int(y / box[1] * ncell[1]), ncell[1] - 1)
+            cz = min(int(z / box[2] * ncell[2]), ncell[2] - 1)
+            clash = False
+            for ox in range(-1, 2):
+                for oy in range(-1, 2):
+                    for oz in range(-1, 2):
+                        c = (((cx + ox) % ncell[0]) * ncell[1] + (cy + oy) % ncell[1]) \
+                            * ncell[2] + (cz + oz) % ncell[2]
+                        j = head[c]
+                        while j >= 0 and not clash:
+                            dx = min_image(x - pos[j, 0], box[0])
+                            dy = min_image(y - pos[j, 1], box[1])
+                            dz = min_image(z - pos[j, 2], box[2])
+                            sig = 0.5 * (diam[s] + diam[species[j]])
+                            if dx * dx + dy * dy + dz * dz < sig * sig:
+                                clash = True
+                            j = nxt[j]
+            if not clash:
+                pos[i, 0] = x
+                pos[i, 1] = y
+                pos[i, 2] = z
+                species[i] = s
+                c = (cx * ncell[1] + cy) * ncell[2] + cz
+                nxt[i] = head[c]
+                head[c] = i
+                done = True
+                break
+        if not done:
+            return i
+    return -1
+
+
+def mobility_arrays(scenario: Scenario, species: np.ndarray):
+    """Per-ion drift coefficient D dt / kT (nm^2 mol/kJ) and noise amplitude sqrt(2 D dt)."""
+    d = np.array([s.diffusion for s in scenario.species])[species]
+    dt = scenario.run.dt
+    return d * dt / units.kT(scenario.temperature), np.sqrt(2.0 * d * dt)

@@ -1,0 +1,102 @@
+"""Bad scenarios are refused before any work: exit code 2, one line that names the file,
+the key path and what is accepted, and no traceback."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from sim.cli import main
+from tests.scenario_factory import tree
+
+
+def _membranes(**channel):
+    ch = {"count": 4, "radius": "0.8 nm", "permeant": ["K+"], **channel}
+    return [{"thickness": "3 nm", "channels": [ch]}] * 2
+
+
+def _with(path, value):
+    """BASE tree with the value at a dotted/indexed key path replaced."""
+    t = tree()
+    node = t
+    keys = path.split(".")
+    for k in keys[:-1]:
+        node = node[int(k)] if k.isdigit() else node[k]
+    last = keys[-1]
+    node[int(last) if last.isdigit() else last] = value
+    return t
+
+
+CASES = {
+    # name: (YAML text or tree, text that must appear in the message)
+    "not a mapping": ("- just\n- a list\n", "must be a YAML mapping"),
+    "yaml syntax": ("temperature: [310 K\nbox: 1\n", "YAML syntax error at line"),
+    "unknown top key": (tree(temprature="310 K"), "temprature: unknown key"),
+    "unknown species": (_with("compartments.0.concentrations", {"Kx": "150 mM", "A-": "150 mM"}),
+                        "compartments[0].concentrations.Kx: unknown species 'Kx'"),
+    "missing unit": (_with("compartments.0.depth", 4), "compartments[0].depth: missing unit"),
+    "wrong dimension": (_with("run.dt", "2 nm"), "run.dt: '2 nm' is a length, but a time"),
+    "unknown unit": (_with("temperature", "37 F"), "temperature: unknown unit 'F'"),
+    "negative concentration": (_with("compartments.1.concentrations",
+                                     {"K+": "-5 mM", "A-": "-5 mM"}), "must be >= 0 mM"),
+    "zero dt": (_with("run.dt", "0 ps"), "run.dt: must be > 0 ps"),
+    "negative dt": (_with("run.dt", "-1 ps"), "run.dt: must be > 0 ps"),
+    "channel wider than box": (_with("membranes", _membranes(radius="5 nm")),
+                               "membranes[0].channels[0].radius: channel diameter"),
+    "channel outside box": (_with("membranes", [{"thickness": "3 nm", "channels": [
+        {"position": ["9 nm", "1 nm"], "radius": "0.5 nm", "permeant": ["K+"]}]}] * 2),
+        "membranes[0].channels[0].position[0]: 9 nm is outside the box"),
+    "one membrane": (_with("membranes", _membranes()[:1]), "membranes: one membrane"),
+    "overlapping channels": (_with("membranes", [{"thickness": "3 nm", "channels": [
+        {"position": ["2 nm", "2 nm"], "radius": "0.8 nm", "permeant": ["K+"]},
+        {"position": ["2.5 nm", "2 nm"], "radius": "0.8 nm", "permeant": ["K+"]}]}] * 2),
+        "membranes[0].channels: channels 0 at (2, 2) nm and 1 at (2.5, 2) nm overlap"),
+    "not electroneutral": (_with("compartments.0.concentrations", {"K+": "150 mM", "A-": "140 mM"}),
+                           "compartments[0].concentrations: compartment 'inside' is not "
+                           "electroneutral: net charge +10 mM"),
+    "more ions than fit": (_with("compartments.0.concentrations", {"K+": "20 M", "A-": "20 M"}),
+                           "more ions than fit"),
+    "compartments do not match membranes": (_with("compartments", tree()["compartments"][:1]),
+                                            "compartments: 2 membranes need 2 compartment(s)"),
+    "bad integrator": (_with("run.integrator", "verlet"),
+                       "run.integrator: must be one of leimkuhler-matthews, euler-maruyama"),
+    "bad electrostatics": (tree(electrostatics="pme"), "electrostatics: must be one of ewald, off"),
+    "missing run": (tree(run=None), "run: is required"),
+    "steps and duration": (_with("run.duration", "1 ns"), "give exactly one of 'steps: N' or 'duration"),
+    "frame not multiple of sample": (_with("run.frame_interval", 15), "must be multiples of sample_interval"),
+    "bad species override": (tree(species={"Z+": {"valence": 1}}), "species.Z+.diameter: is required"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_scenario_exits_2_with_one_line(name, tmp_path, capsys):
+    content, expected = CASES[name]
+    path = tmp_path / "bad.yaml"
+    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+    for command in ("check", "run"):
+        code = main([command, str(path), "--out", str(tmp_path / "run")] if command == "run"
+                    else [command, str(path)])
+        err = capsys.readouterr().err.strip()
+        assert code == 2
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith(f"ionsim: error: {path}: ")
+        assert expected in err, err
+    assert not (tmp_path / "run" / "trajectory.h5").exists()  # refused before any work
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.yaml: no such file" in err
+
+
+def test_no_traceback_from_the_console_script(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_with("run.dt", "2")))
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "run.dt: missing unit in '2'" in proc.stderr
+    assert len(CASES) + 1 >= 15

@@ -1,0 +1,105 @@
+"""Walls and pores: an ideal gas stays uniform over the accessible volume and never enters a
+wall; a species a channel does not admit never crosses; a permeant one equalises."""
+
+import numpy as np
+from scipy import stats
+
+from sim.geometry import Geometry
+from sim.run import Simulation
+from tests.scenario_factory import scenario
+
+IDEAL = {"wca_epsilon": "0 kJ/mol"}
+
+
+def _ideal_gas(**run):
+    membrane = {"thickness": "2 nm", "permittivity": 2,
+                "channels": [{"count": 4, "radius": "1.2 nm", "permeant": ["K+"]}]}
+    return scenario(
+        box={"lateral": "6 nm"},
+        compartments=[{"name": "a", "depth": "3 nm", "concentrations": {"K+": "1 M", "Cl-": "1 M"}},
+                      {"name": "b", "depth": "3 nm", "concentrations": {"K+": "1 M", "Cl-": "1 M"}}],
+        membranes=[membrane, membrane], interactions=IDEAL,
+        run={"dt": "0.5 ps", "steps": 1, "seed": 3, **run})
+
+
+def _accessible_area(geo: Geometry, z_centres, s):
+    """Area (nm^2) open to species s's centre at each z."""
+    a = geo.species_radius[s]
+    area = np.full(len(z_centres), geo.box[0] * geo.box[1])
+    for m in range(len(geo.mem_center)):
+        dz = z_centres - geo.mem_center[m]
+        dz -= geo.box[2] * np.round(dz / geo.box[2])  # periodic in z
+        inside = np.abs(dz) < geo.mem_half[m] + a
+        pores = (geo.ch_membrane == m) & (geo.ch_admit[:, s] == 1)
+        open_area = np.sum(np.pi * np.clip(geo.ch_radius[pores] - a, 0, None) ** 2)
+        area[inside] = open_area
+    return area
+
+
+def test_ideal_gas_density_is_uniform_and_no_ion_enters_a_wall():
+    sim = Simulation(_ideal_gas())
+    geo = sim.geometry
+    k = sim.scenario.species_index("K+")
+    cl = sim.scenario.species_index("Cl-")
+    lz = geo.box[2]
+    nbins = 60
+    edges = np.linspace(0, lz, nbins + 1)
+    hist = {k: np.zeros(nbins), cl: np.zeros(nbins)}
+    sim.advance(4000)  # 2 ns: K+ fills the pores from the compartments
+    for _ in range(20):
+        sim.advance(400)  # 200 ps: diffusion length 1.4 nm >> bin width 0.13 nm
+        assert geo.allowed(sim.ions.pos, sim.ions.species).all()
+        for s in hist:
+            z = sim.ions.pos[sim.ions.species == s, 2]
+            hist[s] += np.histogram(z, edges)[0]
+    fine = np.linspace(0, lz, 200 * nbins + 1)
+    centres = 0.5 * (fine[1:] + fine[:-1])
+    for s, h in hist.items():
+        weight = _accessible_area(geo, centres, s).reshape(nbins, -1).sum(axis=1)
+        expected = h.sum() * weight / weight.sum()
+        used = expected > 0
+        assert h[~used].sum() == 0  # nothing where nothing is accessible
+        chi2 = np.sum((h[used] - expected[used]) ** 2 / expected[used])
+        # Snapshots 200 ps apart are close to independent; p > 1e-4 tolerates that.
+        p = stats.chi2.sf(chi2, used.sum() - 1)
+        assert p > 1e-4, (s, chi2, used.sum())
+
+
+def test_nonpermeant_ions_never_cross_and_permeant_ones_do():
+    sim = Simulation(_ideal_gas())
+    n_cl = int(np.sum(sim.ions.species == sim.scenario.species_index("Cl-")))
+    steps = 2000
+    sim.advance(steps)
+    species = np.array([c[3] for c in sim.crossings])
+    cl = sim.scenario.species_index("Cl-")
+    assert n_cl * steps >= 1e5  # at least 1e5 Cl- particle-steps next to open pores
+    assert np.sum(species == cl) == 0
+    assert np.sum(species == sim.scenario.species_index("K+")) > 0
+
+
+def test_permeant_concentrations_equalise_without_charge():
+    membrane = {"thickness": "2 nm", "permittivity": 2,
+                "channels": [{"count": 4, "radius": "1.2 nm", "permeant": ["K+"]}]}
+    sc = scenario(
+        box={"lateral": "6 nm"},
+        compartments=[{"name": "in", "depth": "3 nm", "concentrations": {"K+": "1 M", "A-": "1 M"}},
+                      {"name": "out", "depth": "3 nm", "concentrations": {"K+": "0.1 M", "A-": "0.1 M"}}],
+        membranes=[membrane, membrane], interactions=IDEAL,
+        run={"dt": "0.5 ps", "steps": 1, "seed": 5})
+    sim = Simulation(sc)
+    k = sc.species_index("K+")
+    is_k = sim.ions.species == k
+    n_k = int(is_k.sum())
+    sim.advance(20000)  # 10 ns >> relaxation time through 8 pores
+    inside = []
+    for _ in range(40):
+        sim.advance(500)
+        inside.append(np.sum(sim.ions.comp[is_k] == 0))
+    inside = np.array(inside)
+    # Equal accessible volumes: each K+ is inside with probability 1/2 (ions in pores keep
+    # their last compartment, symmetric on average). Binomial SE of one snapshot, reduced by
+    # the number of snapshots counted as at most 10 independent ones.
+    expected = n_k / 2
+    se = np.sqrt(n_k / 4) / np.sqrt(10)
+    assert abs(inside.mean() - expected) < 3 * se + 1, (inside.mean(), expected, se)
+    assert inside[0] < 0.75 * n_k  # it did leak: started with 91% inside
