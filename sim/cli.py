@@ -37,20 +37,36 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, help="override run.steps")
     run.add_argument("--seed", type=int, help="override run.seed")
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    run.add_argument("--animate", action="store_true",
+                     help="render the run's animation (animation.mp4) when it finishes")
+    run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check", help="validate a scenario and show what would run")
     check.add_argument("scenario", help="scenario YAML file")
+    check.set_defaults(handler=cmd_check)
 
     resume = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     resume.add_argument("run_dir", help="run directory with checkpoint.npz")
     resume.add_argument("--quiet", action="store_true")
+    resume.set_defaults(handler=cmd_resume)
+    # Commands that work on finished runs live in the analysis package; each module's
+    # register(subparsers) adds its sub-commands with a handler.
+    import importlib
+    for name in PLUGIN_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        module.register(sub)
     return p
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return args.handler(args)
     except (ScenarioError, UserError) as err:
         print(f"ionsim: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,6 +113,10 @@ def cmd_run(args) -> int:
         raise UserError(f"--out: cannot write the run directory {out}: {err}") from None
     from .report import finish_run
     finish_run(result, say)
+    if args.animate:
+        from analysis.animate import animate_run
+        path = animate_run(out, quiet=args.quiet)
+        say(f"animation: {path}")
     return 0
 
 
@@ -123,4 +143,4 @@ def cmd_check(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "resume": cmd_resume}
+PLUGIN_MODULES = ("analysis.commands", "analysis.animate")

@@ -94,8 +94,10 @@ class Simulation:
         self.status = np.zeros(ions.n, dtype=np.int64)
         self.crossings: list[tuple] = []  # (step, time, particle, species, channel, from, to)
         self.rejected_moves = 0
-        self.terms: list[ForceTerm] = self._build_force_terms() + list(extra_forces)
         self.ewald_parameters = None
+        self.potential_observable = None  # pos, windows -> phi_bar per window, kJ/(mol e)
+        self.last_potential_mV = None
+        self.terms: list[ForceTerm] = self._build_force_terms() + list(extra_forces)
         self._reset_noise()
 
     # -- setup --------------------------------------------------------------------------
@@ -107,9 +109,11 @@ class Simulation:
                 return []  # an ideal gas: no pair forces at all
             return [_ShortRangeTerm(ShortRangeForces(sc.box, self.ions.species, self.charges,
                                                      diam, sc.wca_epsilon))]
-        from .electrostatics import build_electrostatic_terms
+        from .electrostatics import build_electrostatic_terms, potential_observable
         terms, self.ewald_parameters = build_electrostatic_terms(
             sc, self.ions.species, self.charges, diam)
+        if len(sc.membranes) >= 2:
+            self.potential_observable = potential_observable(sc, self.charges)
         return terms
 
     def _reset_noise(self):
@@ -340,7 +344,7 @@ class ProgressReporter(Reporter):
         self.bar.update(sim.step - self.last)
         self.last = sim.step
         post = f"{sim.time / units.PS_PER_NS:.3f} ns"
-        vm = getattr(sim, "last_potential_mV", None)
+        vm = sim.last_potential_mV
         if vm is not None:
             post += f", V_m {vm:+.1f} mV"
         self.bar.set_postfix_str(post, refresh=False)
@@ -376,10 +380,10 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
     else:
         write_scenario(run_dir, scenario)
         writer = H5MDWriter(run_dir / TRAJECTORY, scenario, sim.ions.species, sim.charges)
-    if sim.ewald_parameters is not None and not quiet:
-        log(f"ewald: {sim.ewald_parameters.describe()}")
-    potential = getattr(sim, "potential_observable", None)
-    observables = ObservableReporter(sim, writer, potential)
+    if sim.ewald_parameters is not None:
+        from .electrostatics import describe
+        log(f"ewald: {describe(sim.ewald_parameters)}")
+    observables = ObservableReporter(sim, writer, sim.potential_observable)
     checkpoint = CheckpointReporter(sim, writer, run_dir)
     reporters = [GuardReporter(sim), observables, FrameReporter(sim, writer), checkpoint]
     steps_left = scenario.run.steps - sim.step

@@ -1,0 +1,112 @@
+"""Engine benchmarks; prints one JSON object.
+
+    python bench/bench_engine.py [--sizes 1000 10000 100000] [--electrostatics off|ewald]
+                                 [--steps 200] [--flagship]
+
+- particle-steps per second of the full step (forces + Brownian step + walls) for a bulk
+  150 mM KCl electrolyte at 310.15 K (WCA, Pauling diameters) of N ions;
+- first-call start-up (Numba compiling everything, empty cache) and a second run's start-up
+  with the cache warm, each measured in a fresh interpreter;
+- with --flagship, the wall time of scenarios/potassium.yaml and its V_m standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def bulk_electrolyte(n_ions: int, electrostatics: str, force_error: float = 1e-3):
+    from sim.scenario import parse_scenario
+    from sim.units import MOLAR_TO_PER_NM3
+    side = (n_ions / (2 * 0.150 * MOLAR_TO_PER_NM3)) ** (1 / 3)
+    es = "off" if electrostatics == "off" else {"method": "ewald", "force_error": force_error}
+    return parse_scenario({
+        "name": f"bulk_{n_ions}", "temperature": "310.15 K",
+        "solvent": {"permittivity": 78.5},
+        "box": {"lateral": f"{side} nm"},
+        "compartments": [{"name": "bulk", "depth": f"{side} nm",
+                          "concentrations": {"K+": "150 mM", "Cl-": "150 mM"}}],
+        "electrostatics": es,
+        "run": {"dt": "0.05 ps", "steps": 1, "seed": 1},
+    }, "bench")
+
+
+def throughput(n_ions: int, electrostatics: str, steps: int) -> dict:
+    from sim.run import Simulation
+    sim = Simulation(bulk_electrolyte(n_ions, electrostatics))
+    sim.advance(5)  # compile and warm caches
+    t0 = time.perf_counter()
+    sim.advance(steps)
+    wall = time.perf_counter() - t0
+    out = {"n_ions": sim.ions.n, "steps": steps, "wall_s": round(wall, 4),
+           "particle_steps_per_s": sim.ions.n * steps / wall}
+    if sim.ewald_parameters is not None:
+        p = sim.ewald_parameters
+        out["ewald"] = {"alpha_per_nm": p.alpha, "cutoff_nm": p.cutoff, "mesh": list(p.mesh),
+                        "order": p.order, "estimated_error": p.estimated_error}
+    return out
+
+
+STARTUP = ("import time; t=time.perf_counter(); import sys; sys.path.insert(0, {root!r}); "
+           "from bench.bench_engine import bulk_electrolyte; from sim.run import Simulation; "
+           "s=Simulation(bulk_electrolyte(1000, {es!r})); s.advance(2); "
+           "print(time.perf_counter()-t)")
+
+
+def startup_times(electrostatics: str) -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        code = STARTUP.format(root=str(ROOT), es=electrostatics)
+        cold = float(subprocess.check_output([sys.executable, "-c", code], env=env))
+        warm = float(subprocess.check_output([sys.executable, "-c", code], env=env))
+    return {"first_call_startup_s": round(cold, 2), "warm_cache_startup_s": round(warm, 2)}
+
+
+def flagship() -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.check_call([sys.executable, "-m", "sim", "run",
+                               str(ROOT / "scenarios" / "potassium.yaml"), "--out", out,
+                               "--quiet"])
+        wall = time.perf_counter() - t0
+        summary = json.loads((Path(out) / "summary.json").read_text())
+    vm = summary.get("membrane_potential_mV", {})
+    return {"flagship_wall_s": round(wall, 1), "flagship_V_m_mV": vm.get("mean"),
+            "flagship_V_m_se_mV": vm.get("sem")}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    p.add_argument("--electrostatics", default="off", choices=["off", "ewald"])
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--flagship", action="store_true")
+    p.add_argument("--no-startup", action="store_true")
+    args = p.parse_args()
+    import numba
+    result = {"machine": {"cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+                          "python": platform.python_version(), "numba": numba.__version__},
+              "electrostatics": args.electrostatics, "throughput": []}
+    if not args.no_startup:
+        result.update(startup_times(args.electrostatics))
+    for n in args.sizes:
+        steps = max(10, min(args.steps, int(2e7 / n)))
+        result["throughput"].append(throughput(n, args.electrostatics, steps))
+    if args.flagship:
+        result.update(flagship())
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Coulomb interactions of the ions, assembled from the force kernels.
+
+Total electrostatic energy (DESIGN section 4):
+
+    U = U_real + U_reciprocal + U_self            Ewald sum, uniform permittivity eps_w
+        - U_1D[eps_w] + U_1D[eps(z)]              the laterally averaged (kx = ky = 0) part
+                                                  redone with the membrane's low eps
+
+Ewald splitting: real space (erfc, cut-off, cell lists; fused with WCA in
+sim.forces.short_range), reciprocal space by smooth particle-mesh Ewald
+(sim.forces.ewald), parameters tuned for the requested RMS relative force error
+(sim.forces.ewald_tuning). The 1-D correction (sim.forces.membrane_field) gives the
+membrane its capacitance eps0 eps_m / d. The same 1-D solver measures the membrane potential.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import units
+from .forces.ewald import SPME, self_energy
+from .forces.ewald_tuning import EwaldParameters, tune_ewald
+from .forces.membrane_field import MembraneFieldCorrection, window_mean_potentials
+from .forces.short_range import ShortRangeForces
+from .scenario import Scenario
+
+
+class _PairTerm:
+    name = "short_range"
+
+    def __init__(self, impl: ShortRangeForces):
+        self.impl = impl
+
+    def compute(self, pos, forces):
+        wca, real = self.impl.compute(pos, forces)
+        return {"wca": wca, "coulomb_real": real}
+
+
+class _ReciprocalTerm:
+    name = "reciprocal"
+
+    def __init__(self, spme: SPME, charges, self_term: float):
+        self.spme, self.charges, self.self_term = spme, charges, self_term
+
+    def compute(self, pos, forces):
+        return {"coulomb_reciprocal": self.spme.compute(pos, self.charges, forces),
+                "coulomb_self": self.self_term}
+
+
+class _MembraneTerm:
+    name = "membrane_dielectric"
+
+    def __init__(self, impl: MembraneFieldCorrection, charges):
+        self.impl, self.charges = impl, charges
+
+    def compute(self, pos, forces):
+        return {"membrane_dielectric": self.impl.compute(pos, self.charges, forces)}
+
+
+def membrane_slabs(scenario: Scenario) -> list[tuple[float, float, float]]:
+    """(z_lo, z_hi, eps_m) of each membrane (nm, nm, relative permittivity)."""
+    return [(lo, hi, m.permittivity)
+            for (lo, hi), m in zip(scenario.membrane_bounds(), scenario.membranes)]
+
+
+def describe(p: EwaldParameters) -> str:
+    return (f"alpha {p.alpha:.4g} nm^-1, real-space cut-off {p.cutoff:.3g} nm, mesh "
+            f"{'x'.join(str(m) for m in p.mesh)}, B-spline order {p.order}, estimated RMS "
+            f"relative force error {p.estimated_error:.2g}")
+
+
+def build_electrostatic_terms(scenario: Scenario, species, charges, diameters):
+    """Force terms for a scenario with `electrostatics: ewald`, the tuned Ewald parameters,
+    and a function measuring the bulk potentials (see `potential_observable`)."""
+    es = scenario.electrostatics
+    box = np.array(scenario.box)
+    params = tune_ewald(box, charges, force_error=es.force_error, alpha=es.alpha,
+                        cutoff=es.cutoff, mesh=es.mesh, order=es.order)
+    prefactor = units.COULOMB_CONSTANT / scenario.solvent_permittivity
+    pair = ShortRangeForces(box, species, charges, diameters, scenario.wca_epsilon,
+                            coulomb_prefactor=prefactor, alpha=params.alpha,
+                            coulomb_cutoff=params.cutoff)
+    spme = SPME(box, params.alpha, params.mesh, params.order, prefactor)
+    terms = [_PairTerm(pair),
+             _ReciprocalTerm(spme, charges, self_energy(charges, params.alpha, prefactor))]
+    if scenario.membranes:
+        correction = MembraneFieldCorrection(box, membrane_slabs(scenario),
+                                             scenario.solvent_permittivity)
+        terms.append(_MembraneTerm(correction, charges))
+    return terms, params
+
+
+def potential_observable(scenario: Scenario, charges):
+    """A function pos -> mean potential phi_bar (kJ/(mol e)) over each z-window, from the
+    1-D Poisson equation with eps(z) on the laterally averaged charge."""
+    box = np.array(scenario.box)
+    slabs = membrane_slabs(scenario)
+    eps_w = scenario.solvent_permittivity
+
+    def measure(pos, windows):
+        return window_mean_potentials(pos[:, 2], charges, box, slabs, eps_w, windows)
+
+    return measure
