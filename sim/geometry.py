@@ -35,7 +35,7 @@ class Geometry:
     ch_radius: np.ndarray      # (C,) pore radius
     ch_membrane: np.ndarray    # (C,) index of the membrane the channel crosses
     ch_admit: np.ndarray       # (C, S) uint8, 1 if species s may enter channel c
-    ch_accept: np.ndarray      # (C, S) probability to accept entry (exp(-barrier/kT))
+    ch_boltzmann: np.ndarray   # (C, S) exp(-E/kT), E the species' energy in the pore
     species_radius: np.ndarray  # (S,)
 
     @classmethod
@@ -45,13 +45,13 @@ class Geometry:
         mem = sc.membrane_bounds()
         channels = [(k, ch) for k, m in enumerate(sc.membranes) for ch in m.channels]
         admit = np.zeros((len(channels), len(names)), np.uint8)
-        accept = np.ones((len(channels), len(names)))
+        boltzmann = np.ones((len(channels), len(names)))
         for c, (_, ch) in enumerate(channels):
             barriers = dict(ch.barriers)
             for name in ch.permeant:
                 if name in names:
                     admit[c, names.index(name)] = 1
-                    accept[c, names.index(name)] = math.exp(-barriers.get(name, 0.0) / sc.kT)
+                    boltzmann[c, names.index(name)] = math.exp(-barriers.get(name, 0.0) / sc.kT)
         return cls(
             box=np.array(sc.box, dtype=np.float64),
             mem_center=np.array([(lo + hi) / 2 for lo, hi in mem], dtype=np.float64),
@@ -62,7 +62,7 @@ class Geometry:
             ch_y=np.array([ch.y for _, ch in channels], dtype=np.float64),
             ch_radius=np.array([ch.radius for _, ch in channels], dtype=np.float64),
             ch_membrane=np.array([k for k, _ in channels], dtype=np.int64),
-            ch_admit=admit, ch_accept=accept,
+            ch_admit=admit, ch_boltzmann=boltzmann,
             species_radius=np.array([s.radius for s in sc.species], dtype=np.float64),
         )
 

@@ -13,9 +13,13 @@ R_n can be regenerated after a restart and the step is independent of the thread
 Walls: a proposed position inside a membrane is reflected off the face it came through
 (or, inside a pore, off the pore wall, radially); if the reflected point is still forbidden
 (a corner), the move is rejected. For free diffusion, reflection off a plane is exact (method
-of images) and keeps the equilibrium density uniform. Entering a pore that has an energy
-barrier dG for the species is accepted with probability exp(-dG/kT) (Metropolis on a step
-potential, so the pore's equilibrium density is the Boltzmann one).
+of images) and keeps the equilibrium density uniform.
+
+Pore energies: a channel may give a species an energy E inside the pore (a barrier, E > 0,
+for partial selectivity; a binding well, E < 0, as in a K+ selectivity filter). A step
+across the pore mouth is accepted with the Metropolis probability min(1, exp(-dE/kT)) and
+otherwise reflected off the mouth's plane, so that the pore's equilibrium density is the
+Boltzmann one, c exp(-E/kT), and the flux through the pore scales with it.
 
 Crossings: each ion carries the compartment it was last in and the last pore it was in; when
 it reaches water of another compartment, that is a crossing of that pore.
@@ -54,7 +58,7 @@ def _reflect_radially(x, y, c, a, box, ch_x, ch_y, ch_radius):
 def bd_step(pos, force, species, drift_coef, noise_amp, noise_prev, leimkuhler_matthews,
             key0, key1, step, max_drift,
             species_radius, box, mem_center, mem_half, comp_lo, comp_hi,
-            ch_x, ch_y, ch_radius, ch_membrane, ch_admit, ch_accept,
+            ch_x, ch_y, ch_radius, ch_membrane, ch_admit, ch_boltzmann,
             comp, last_channel, event_from, status):
     """Advance every ion from step `step` to `step + 1` in place.
 
@@ -96,12 +100,12 @@ def bd_step(pos, force, species, drift_coef, noise_amp, noise_prev, leimkuhler_m
         zn = zo + dz + noise_amp[i] * e2
 
         m = membrane_at(zn, a, box, mem_center, mem_half)
+        m_old = membrane_at(zo, a, box, mem_center, mem_half)
         if m >= 0:
             c = pore_at(xn, yn, m, s, a, box, ch_x, ch_y, ch_radius, ch_membrane, ch_admit)
-            m_old = membrane_at(zo, a, box, mem_center, mem_half)
-            if c >= 0 and m_old < 0 and ch_accept[c, s] < 1.0:
-                # entering a pore with a barrier: Metropolis acceptance
-                if uniform1(key0, key1, step + 1, i) > ch_accept[c, s]:
+            if c >= 0 and m_old < 0 and ch_boltzmann[c, s] < 1.0:
+                # entering a pore up an energy step: Metropolis acceptance
+                if uniform1(key0, key1, step + 1, i) > ch_boltzmann[c, s]:
                     c = -1
             if c < 0:
                 ok = True
@@ -113,7 +117,7 @@ def bd_step(pos, force, species, drift_coef, noise_amp, noise_prev, leimkuhler_m
                     t = (face - dzo) / (dzn - dzo)
                     cross = pore_at(xo + t * (xn - xo), yo + t * (yn - yo), m, s, a, box,
                                     ch_x, ch_y, ch_radius, ch_membrane, ch_admit)
-                    if cross >= 0 and ch_accept[cross, s] >= 1.0:
+                    if cross >= 0 and ch_boltzmann[cross, s] >= 1.0:
                         xn, yn, ok = _reflect_radially(xn, yn, cross, a, box, ch_x, ch_y,
                                                        ch_radius)
                     else:
@@ -133,10 +137,23 @@ def bd_step(pos, force, species, drift_coef, noise_amp, noise_prev, leimkuhler_m
                     if m2 >= 0:
                         c2 = pore_at(xn, yn, m2, s, a, box, ch_x, ch_y, ch_radius,
                                      ch_membrane, ch_admit)
-                        ok = c2 >= 0 and (m_old >= 0 or ch_accept[c2, s] >= 1.0)
+                        ok = c2 >= 0 and (m_old >= 0 or ch_boltzmann[c2, s] >= 1.0)
                 if not ok:
                     xn, yn, zn = xo, yo, zo
                     n_rejected += 1
+        elif m_old >= 0:
+            # leaving a pore for water: down from a barrier always, up out of a well with
+            # probability exp(E/kT); a refused exit is reflected back off the mouth's plane
+            c_old = last_channel[i]
+            if c_old >= 0 and ch_boltzmann[c_old, s] > 1.0:
+                if uniform1(key0, key1, step + 1, i) * ch_boltzmann[c_old, s] > 1.0:
+                    dzn = min_image(zn - mem_center[m_old], box[2])
+                    face = mem_half[m_old] + a if dzn > 0.0 else -(mem_half[m_old] + a)
+                    zn = zn + 2.0 * (face - dzn)
+                    if pore_at(xn, yn, m_old, s, a, box, ch_x, ch_y, ch_radius, ch_membrane,
+                               ch_admit) != c_old:
+                        xn, yn, zn = xo, yo, zo
+                        n_rejected += 1
 
         xn = wrap(xn, box[0])
         yn = wrap(yn, box[1])

@@ -161,7 +161,7 @@ class Simulation:
             self.noise_prev, self.scenario.run.integrator == "leimkuhler-matthews",
             self.key[0], self.key[1], self.step, MAX_DRIFT_PER_STEP,
             g.species_radius, g.box, g.mem_center, g.mem_half, g.comp_lo, g.comp_hi,
-            g.ch_x, g.ch_y, g.ch_radius, g.ch_membrane, g.ch_admit, g.ch_accept,
+            g.ch_x, g.ch_y, g.ch_radius, g.ch_membrane, g.ch_admit, g.ch_boltzmann,
             ions.comp, ions.last_channel, self.event_from, self.status)
         self.step += 1
         self.rejected_moves += n_rejected

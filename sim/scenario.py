@@ -60,8 +60,9 @@ class Channel:
     """A cylindrical pore through a membrane along z at (x, y) nm, radius nm.
 
     ``permeant`` lists the species admitted; an ion also needs radius < pore radius.
-    ``barriers`` maps a permeant species to an energy barrier (kJ/mol) it must overcome to
-    enter the pore (partial selectivity); absent means no barrier.
+    ``barriers`` maps a permeant species to its energy inside the pore (kJ/mol): a barrier
+    (> 0, partial selectivity) or a binding well (< 0, as a K+ selectivity filter binds K+);
+    absent means 0.
     """
     x: float
     y: float
@@ -378,6 +379,12 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     bin_width = r.quantity(obs.get("profile_bin_width", "0.25 nm"),
                            "observables.profile_bin_width", "length", minimum=0.0)
     run = _read_run(r, raw["run"])
+    if run.integrator == "leimkuhler-matthews" and any(
+            ch.barriers for m in membranes for ch in m.channels):
+        r.fail("run.integrator", "channel barriers need 'integrator: euler-maruyama': the "
+                                 "Metropolis test at a pore mouth is exact only with "
+                                 "uncorrelated noise, and Leimkuhler-Matthews correlates "
+                                 "successive steps (it biases the pore's occupancy)")
 
     used = {n for c in compartments for n, _ in c.concentrations}
     used |= {n for m in membranes for ch in m.channels for n in ch.permeant}
@@ -400,15 +407,20 @@ def _water_permittivity(temperature: float) -> float:
     return 87.740 - 0.40008 * t + 9.398e-4 * t**2 - 1.410e-6 * t**3
 
 
-def _read_energy(r: _Reader, value, key: str, temperature: float) -> float:
-    """An energy in kJ/mol, kcal/mol or multiples of kT ('1 kT')."""
+def _read_energy(r: _Reader, value, key: str, temperature: float,
+                 allow_negative: bool = False) -> float:
+    """An energy in kJ/mol, kcal/mol or multiples of kT ('1 kT', '-3 kT')."""
     if isinstance(value, str) and value.strip().endswith("kT"):
         number = value.strip()[:-2].strip() or "1"
         try:
-            return float(number) * units.kT(temperature)
+            energy = float(number) * units.kT(temperature)
         except ValueError:
             r.fail(key, f"cannot read {value!r}: write e.g. '1 kT' or '2.5 kJ/mol'")
-    return r.quantity(value, key, "energy", minimum=0.0, strict=False)
+        if energy < 0 and not allow_negative:
+            r.fail(key, f"must be >= 0, got {value}")
+        return energy
+    return r.quantity(value, key, "energy", minimum=None if allow_negative else 0.0,
+                      strict=False)
 
 
 def _read_species(r: _Reader, overrides, temperature: float) -> dict[str, Species]:
@@ -530,7 +542,8 @@ def _read_channels(r: _Reader, entry, key, box_xy, species, temperature) -> list
         bkey = f"{key}.barriers.{name}"
         if name not in permeant:
             r.fail(bkey, f"barrier for {name!r}, which is not in permeant {permeant}")
-        barrier_pairs.append((name, _read_energy(r, value, bkey, temperature)))
+        barrier_pairs.append((name, _read_energy(r, value, bkey, temperature,
+                                                 allow_negative=True)))
     if "position" in entry:
         pos = entry["position"]
         if not isinstance(pos, list) or len(pos) != 2:

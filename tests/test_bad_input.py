@@ -65,6 +65,8 @@ CASES = {
     "missing run": (tree(run=None), "run: is required"),
     "steps and duration": (_with("run.duration", "1 ns"), "give exactly one of 'steps: N' or 'duration"),
     "frame not multiple of sample": (_with("run.frame_interval", 15), "must be multiples of sample_interval"),
+    "barrier with LM": (_with("membranes", _membranes(barriers={"K+": "2 kT"})),
+                        "run.integrator: channel barriers need 'integrator: euler-maruyama'"),
     "bad species override": (tree(species={"Z+": {"valence": 1}}), "species.Z+.diameter: is required"),
 }
 

@@ -103,3 +103,40 @@ def test_permeant_concentrations_equalise_without_charge():
     se = np.sqrt(n_k / 4) / np.sqrt(10)
     assert abs(inside.mean() - expected) < 3 * se + 1, (inside.mean(), expected, se)
     assert inside[0] < 0.75 * n_k  # it did leak: started with 91% inside
+
+
+def test_pore_energy_gives_boltzmann_occupancy():
+    """A pore energy E (barrier > 0, well < 0) makes the pore's equilibrium density
+    c_bulk exp(-E/kT): the Metropolis step at the mouth is exact for a step potential with
+    the uncorrelated noise of Euler-Maruyama."""
+    for energy, expected in (("2 kT", np.exp(-2)), ("-2 kT", np.exp(2))):
+        membrane = {"thickness": "2 nm", "permittivity": 2,
+                    "channels": [{"count": 4, "radius": "1.2 nm", "permeant": ["K+"],
+                                  "barriers": {"K+": energy}}]}
+        sc = scenario(
+            box={"lateral": "6 nm"},
+            compartments=[{"name": "a", "depth": "3 nm", "concentrations": {"K+": "1 M", "Cl-": "1 M"}},
+                          {"name": "b", "depth": "3 nm", "concentrations": {"K+": "1 M", "Cl-": "1 M"}}],
+            membranes=[membrane, membrane], interactions=IDEAL,
+            run={"dt": "0.2 ps", "steps": 1, "seed": 8, "integrator": "euler-maruyama"})
+        sim = Simulation(sc)
+        geo = sim.geometry
+        k = sc.species_index("K+")
+        a = geo.species_radius[k]
+        h = geo.mem_half[0]
+        # pore cores (between the faces) and water (beyond one radius from the faces)
+        pore_volume = np.sum(np.pi * (geo.ch_radius - a) ** 2 * 2 * h)
+        water_volume = sum(geo.accessible_volume(c, a) for c in range(2))
+        is_k = sim.ions.species == k
+        sim.advance(20000)
+        in_pore = in_water = 0
+        for _ in range(40):
+            sim.advance(250)
+            z = sim.ions.pos[is_k, 2][:, None] - geo.mem_center[None, :]
+            dz = np.abs(z - geo.box[2] * np.round(z / geo.box[2])).min(axis=1)
+            in_pore += np.sum(dz < h)
+            in_water += np.sum(dz > h + a)
+        ratio = (in_pore / pore_volume) / (in_water / water_volume)
+        # Poisson error of the pore count, the 40 snapshots counted as 10 independent ones.
+        rel_se = 1 / np.sqrt(in_pore / 4)
+        assert abs(ratio / expected - 1) < 3 * rel_se, (energy, ratio, expected, rel_se)

@@ -21,8 +21,8 @@ Units: lengths nm, alpha nm^-1, charges e, energies kJ/mol, forces kJ/(mol nm).
 
 Determinism: every kernel gives bit-identical results whatever the number of Numba threads.
 Charge spreading runs in parallel over mesh planes x = const: plane ix is written only by the
-thread that owns it, and it sums the contributions of the particles in a fixed order (bins of
-the particles' base plane, in particle order inside each bin), so the summation order at every
+thread that owns it, and it sums the contributions of the particles in a fixed order (a stable
+counting sort of the particles by their base mesh column), so the summation order at every
 mesh point is independent of the thread count. Force interpolation is parallel over particles
 (each writes its own force). The energy is reduced per plane and then summed serially.
 The FFTs (scipy.fft, pocketfft) split only independent 1-D transforms over workers.
@@ -140,20 +140,26 @@ def _spline_weights(pos, box, mesh, order, base, w, dw):
 
 
 @njit(cache=True)
-def _bin_by_plane(base, n_planes, counts, starts, perm):
-    """Counting sort of particles by their base x-plane (stable: particle order within bins)."""
+def _bin_by_column(base, k2, counts, starts, perm):
+    """Counting sort of particles by their base mesh column (bx, by), key bx * K2 + by.
+
+    Stable (particle order inside a column), so the result depends on the data only. The
+    particles of x-plane bx are perm[starts[bx K2] : starts[(bx + 1) K2]], sorted by by,
+    which keeps the mesh accesses of spreading and interpolation local.
+    """
     n = base.shape[0]
-    for b in range(n_planes + 1):
+    n_bins = starts.shape[0] - 1
+    for b in range(n_bins + 1):
         counts[b] = 0
     for i in range(n):
-        counts[base[i, 0] + 1] += 1
+        counts[base[i, 0] * k2 + base[i, 1] + 1] += 1
     starts[0] = 0
-    for b in range(n_planes):
+    for b in range(n_bins):
         starts[b + 1] = starts[b] + counts[b + 1]
-    for b in range(n_planes):
+    for b in range(n_bins):
         counts[b] = starts[b]
     for i in range(n):
-        b = base[i, 0]
+        b = base[i, 0] * k2 + base[i, 1]
         perm[counts[b]] = i
         counts[b] += 1
 
@@ -162,9 +168,10 @@ def _bin_by_plane(base, n_planes, counts, starts, perm):
 def _spread(charges, base, w, order, starts, perm, grid):
     """Q[ix, iy, iz] = sum_i q_i w_x w_y w_z (Essmann eq. 4.6), parallel over x-planes.
 
-    Particle i (base plane bx) touches planes bx - j, j = 0..n-1, so plane ix gathers the bins
-    bx = ix + j. Each plane is owned by one thread; the order of summation at a mesh point
-    is (j, particle index) and does not depend on the number of threads.
+    Particle i (base plane bx) touches planes bx - j, j = 0..n-1, so plane ix gathers the
+    particles of planes bx = ix + j. Each plane is owned by one thread; the order of
+    summation at a mesh point is (j, column, particle index) and does not depend on the
+    number of threads.
     """
     k1, k2, k3 = grid.shape
     for ix in prange(k1):
@@ -173,23 +180,28 @@ def _spread(charges, base, w, order, starts, perm, grid):
             for c in range(k3):
                 plane[a, c] = 0.0
         for j in range(order):
-            b = (ix + j) % k1
-            for s in range(starts[b], starts[b + 1]):
+            bx = (ix + j) % k1
+            for s in range(starts[bx * k2], starts[(bx + 1) * k2]):
                 i = perm[s]
                 qx = charges[i] * w[i, 0, j]
                 by = base[i, 1]
                 bz = base[i, 2]
+                wz = w[i, 2]
                 for a in range(order):
                     iy = by - a
                     if iy < 0:
                         iy += k2
                     qxy = qx * w[i, 1, a]
                     row = plane[iy]
-                    for c in range(order):
-                        iz = bz - c
-                        if iz < 0:
-                            iz += k3
-                        row[iz] += qxy * w[i, 2, c]
+                    if bz >= order - 1:  # no wrap in z: contiguous, branch-free inner loop
+                        for c in range(order):
+                            row[bz - c] += qxy * wz[c]
+                    else:
+                        for c in range(order):
+                            iz = bz - c
+                            if iz < 0:
+                                iz += k3
+                            row[iz] += qxy * wz[c]
 
 
 @njit(cache=True, parallel=True)
@@ -215,20 +227,27 @@ def _convolve(spectrum, influence, k3, plane_energy):
 
 
 @njit(cache=True, parallel=True)
-def _interpolate_forces(charges, base, w, dw, order, box, phi, forces):
-    """F_i = -q_i sum_mesh dQ_i/dr_i * phi (Essmann eq. 4.9), parallel over particles; ADDS."""
+def _interpolate_forces(charges, base, w, dw, order, box, perm, phi, forces):
+    """F_i = -q_i sum_mesh dQ_i/dr_i * phi (Essmann eq. 4.9); ADDS into forces.
+
+    Parallel over particles, visited in mesh-column order (perm) for memory locality; each
+    particle's sum has a fixed order and writes only its own force.
+    """
     k1, k2, k3 = phi.shape
     sx = k1 / box[0]
     sy = k2 / box[1]
     sz = k3 / box[2]
     n = charges.shape[0]
-    for i in prange(n):
+    for s in prange(n):
+        i = perm[s]
         fx = 0.0
         fy = 0.0
         fz = 0.0
         bx = base[i, 0]
         by = base[i, 1]
         bz = base[i, 2]
+        wz = w[i, 2]
+        dwz = dw[i, 2]
         for j in range(order):
             ix = bx - j
             if ix < 0:
@@ -239,18 +258,27 @@ def _interpolate_forces(charges, base, w, dw, order, box, phi, forces):
                 iy = by - a
                 if iy < 0:
                     iy += k2
-                wy = w[i, 1, a]
-                dwy = dw[i, 1, a]
                 row = phi[ix, iy]
-                for c in range(order):
-                    iz = bz - c
-                    if iz < 0:
-                        iz += k3
-                    g = row[iz]
-                    wz = w[i, 2, c]
-                    fx += dwx * wy * wz * g
-                    fy += wx * dwy * wz * g
-                    fz += wx * wy * dw[i, 2, c] * g
+                # sum_c wz g and sum_c dwz g first: 2 products per point instead of 6
+                g_w = 0.0
+                g_dw = 0.0
+                if bz >= order - 1:
+                    for c in range(order):
+                        g = row[bz - c]
+                        g_w += wz[c] * g
+                        g_dw += dwz[c] * g
+                else:
+                    for c in range(order):
+                        iz = bz - c
+                        if iz < 0:
+                            iz += k3
+                        g = row[iz]
+                        g_w += wz[c] * g
+                        g_dw += dwz[c] * g
+                wy = w[i, 1, a]
+                fx += dwx * wy * g_w
+                fy += wx * dw[i, 1, a] * g_w
+                fz += wx * wy * g_dw
         q = charges[i]
         forces[i, 0] -= q * sx * fx
         forces[i, 1] -= q * sy * fy
@@ -304,8 +332,8 @@ class SPME:
         self._grid = np.zeros((k1, k2, k3))
         self._influence = self._influence_function()
         self._plane_energy = np.zeros(k1)
-        self._counts = np.zeros(k1 + 1, dtype=np.int64)
-        self._starts = np.zeros(k1 + 1, dtype=np.int64)
+        self._counts = np.zeros(k1 * k2 + 1, dtype=np.int64)
+        self._starts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._n = -1
 
     def _influence_function(self) -> np.ndarray:
@@ -343,7 +371,7 @@ class SPME:
         if n != self._n:
             self._allocate(n)
         _spline_weights(pos, self.box, self.mesh, self.order, self._base, self._w, self._dw)
-        _bin_by_plane(self._base, int(self.mesh[0]), self._counts, self._starts, self._perm)
+        _bin_by_column(self._base, int(self.mesh[1]), self._counts, self._starts, self._perm)
         _spread(charges, self._base, self._w, self.order, self._starts, self._perm, self._grid)
         workers = numba.get_num_threads()
         spectrum = scipy.fft.rfftn(self._grid, workers=workers)
@@ -351,6 +379,6 @@ class SPME:
         phi = scipy.fft.irfftn(spectrum, s=self._grid.shape, workers=workers,
                                overwrite_x=True)
         _interpolate_forces(charges, self._base, self._w, self._dw, self.order, self.box,
-                            phi, forces)
+                            self._perm, phi, forces)
         # sum over the (full) spectrum of C |FQ|^2 / M: the influence carries the factor M
         return 0.5 * _serial_sum(self._plane_energy) / self._grid.size

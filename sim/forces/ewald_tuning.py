@@ -67,7 +67,7 @@ __all__ = ["EwaldParameters", "tune_ewald", "estimate_force_error"]
 # cost model constants, ns (see module docstring)
 C_CHECK = 1.0       # one distance check in the cell-list loop
 C_PAIR = 30.0       # one real-space pair inside the cut-off (erfc, exp, accumulate)
-C_SPLINE = 3.0      # one stencil point, spreading plus interpolation
+C_SPLINE = 4.0      # one stencil point, spreading plus interpolation
 C_PARTICLE = 100.0  # per-particle spline weights, binning
 C_FFT = 0.85        # per point and log2(M) for the forward + inverse FFT and convolution
 

@@ -144,38 +144,48 @@ def _wrap(z, lz):
 # --------------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _less(z, a, b):
-    za = z[a]
-    zb = z[b]
-    return za < zb or (za == zb and a < b)
+@njit(cache=True, inline="always")
+def _less(ka, ia, kb, ib):
+    """Sort key (z, particle index): a total order, so the sorted order is unique."""
+    return ka < kb or (ka == kb and ia < ib)
 
 
 @njit(cache=True)
-def _sort_order(z, order, tmp, budget):
-    """Sort `order` by the key (z[i], i) in place: insertion sort from the current order (fast
-    when it is nearly sorted); if it needs more than `budget` moves, bottom-up merge sort."""
+def _sort_sheets(z, order, keys, tmp_order, tmp_keys, budget):
+    """Sort the particles by (z, index): order[k] is the k-th particle, keys[k] its z.
+
+    Starts from the previous call's order (gathering keys[k] = z[order[k]] so the sort works
+    on contiguous memory) with an insertion sort, fast when ions moved little; past `budget`
+    element moves it switches to a bottom-up merge sort (O(N log N), uses the tmp arrays).
+    """
     n = order.shape[0]
+    for k in range(n):
+        keys[k] = z[order[k]]
     moves = 0
     done = True
     for i in range(1, n):
-        o = order[i]
+        ki = keys[i]
+        oi = order[i]
         j = i - 1
-        while j >= 0 and _less(z, o, order[j]):
+        while j >= 0 and _less(ki, oi, keys[j], order[j]):
+            keys[j + 1] = keys[j]
             order[j + 1] = order[j]
             j -= 1
             moves += 1
-        order[j + 1] = o
+        keys[j + 1] = ki
+        order[j + 1] = oi
         if moves > budget:
             done = False
             break
     if done:
         return
-    src = order
-    dst = tmp
-    in_tmp = False  # whether the latest pass wrote into tmp
+    in_tmp = False  # whether the latest pass wrote into the tmp arrays
     width = 1
     while width < n:
+        if in_tmp:
+            src_k, src_o, dst_k, dst_o = tmp_keys, tmp_order, keys, order
+        else:
+            src_k, src_o, dst_k, dst_o = keys, order, tmp_keys, tmp_order
         lo = 0
         while lo < n:
             mid = min(lo + width, n)
@@ -184,28 +194,32 @@ def _sort_order(z, order, tmp, budget):
             b = mid
             k = lo
             while a < mid and b < hi:
-                if _less(z, src[b], src[a]):
-                    dst[k] = src[b]
+                if _less(src_k[b], src_o[b], src_k[a], src_o[a]):
+                    dst_k[k] = src_k[b]
+                    dst_o[k] = src_o[b]
                     b += 1
                 else:
-                    dst[k] = src[a]
+                    dst_k[k] = src_k[a]
+                    dst_o[k] = src_o[a]
                     a += 1
                 k += 1
             while a < mid:
-                dst[k] = src[a]
+                dst_k[k] = src_k[a]
+                dst_o[k] = src_o[a]
                 a += 1
                 k += 1
             while b < hi:
-                dst[k] = src[b]
+                dst_k[k] = src_k[b]
+                dst_o[k] = src_o[b]
                 b += 1
                 k += 1
             lo += 2 * width
-        src, dst = dst, src
         in_tmp = not in_tmp
         width *= 2
     if in_tmp:
-        for i in range(n):
-            order[i] = tmp[i]
+        for k in range(n):
+            keys[k] = tmp_keys[k]
+            order[k] = tmp_order[k]
 
 
 @njit(cache=True)
@@ -214,13 +228,15 @@ def _s_of(z, seg, bounds, inv, s_at):
 
 
 @njit(cache=True)
-def _one_d(zw, charges, order, area, bounds, inv, s_at, sign, forces):
-    """Energy of the 1-D sheet problem for eps(z) given by (bounds, inv, s_at); adds
-    sign * q_i * Ebar(z_i) to forces[:, 2]. zw wrapped into [0, Lz), order sorted.
+def _one_d(zs, qs, area, bounds, inv, s_at, ebar):
+    """Energy (kJ/mol) of the 1-D sheet problem for eps(z) given by (bounds, inv, s_at), and
+    ebar[k] = mean field (kJ/(mol e nm)) just below and above sheet k.
 
-    Q0 = A D0 is found in a first pass (periodicity), energy and forces in a second.
+    zs: sorted z in [0, Lz), qs: the charges in the same order (contiguous: cache friendly).
+    Q0 = A D0 is found in a first pass (periodicity), the energy and fields in a second.
+    Returns (energy, net charge).
     """
-    n = zw.shape[0]
+    n = zs.shape[0]
     nseg = inv.shape[0]
     s_total = s_at[nseg]
     # pass 1: sum over intervals of Q_below * dS (Q_below = charge below the interval)
@@ -231,7 +247,7 @@ def _one_d(zw, charges, order, area, bounds, inv, s_at, sign, forces):
     s_first = 0.0
     s_prev = 0.0
     while i < n:
-        zg = zw[order[i]]
+        zg = zs[i]
         while seg < nseg - 1 and zg >= bounds[seg + 1]:
             seg += 1
         s_here = _s_of(zg, seg, bounds, inv, s_at)
@@ -240,21 +256,21 @@ def _one_d(zw, charges, order, area, bounds, inv, s_at, sign, forces):
         else:
             acc += q_below * (s_here - s_prev)
         qg = 0.0
-        while i < n and zw[order[i]] == zg:
-            qg += charges[order[i]]
+        while i < n and zs[i] == zg:
+            qg += qs[i]
             i += 1
         q_below += qg
         s_prev = s_here
     # wrap interval (last sheet -> Lz -> first sheet) carries Q_below = total (= 0 if neutral)
     acc += q_below * (s_total - s_prev + s_first)
     q0 = -acc / s_total
-    # pass 2: energy and forces
+    # pass 2: energy and fields
     seg = 0
     q_below = 0.0
     energy = 0.0
     i = 0
     while i < n:
-        zg = zw[order[i]]
+        zg = zs[i]
         while seg < nseg - 1 and zg >= bounds[seg + 1]:
             seg += 1
         s_here = _s_of(zg, seg, bounds, inv, s_at)
@@ -263,8 +279,8 @@ def _one_d(zw, charges, order, area, bounds, inv, s_at, sign, forces):
             energy += d * d * (s_here - s_prev)
         start = i
         qg = 0.0
-        while i < n and zw[order[i]] == zg:
-            qg += charges[order[i]]
+        while i < n and zs[i] == zg:  # ions at one z form one sheet
+            qg += qs[i]
             i += 1
         # field just below and just above the sheet (a sheet on a dielectric boundary sees
         # the permittivity of each side)
@@ -274,8 +290,7 @@ def _one_d(zw, charges, order, area, bounds, inv, s_at, sign, forces):
             inv_below = inv[seg - 1] if seg > 0 else inv[nseg - 1]
         e_mean = 0.5 * ((q0 + q_below) * inv_below + (q0 + q_below + qg) * inv_above) / area
         for k in range(start, i):
-            p = order[k]
-            forces[p, 2] += sign * charges[p] * e_mean
+            ebar[k] = e_mean
         q_below += qg
         s_prev = s_here
     if n > 0:
@@ -295,11 +310,17 @@ def _wrap_into(pos, lz, zw):
 
 @njit(cache=True)
 def _correction(pos, charges, lz, area, bounds, inv, s_at, w_bounds, w_inv, w_s_at,
-                zw, order, tmp, forces):
+                zw, order, keys, tmp_order, tmp_keys, qs, ebar, ebar_w, forces):
+    """U_eps(z) - U_eps_w (kJ/mol); adds q_i (Ebar_eps(z) - Ebar_eps_w) to forces[:, 2]."""
+    n = pos.shape[0]
     _wrap_into(pos, lz, zw)
-    _sort_order(zw, order, tmp, 16 * zw.shape[0] + 1024)
-    e_eps, total = _one_d(zw, charges, order, area, bounds, inv, s_at, 1.0, forces)
-    e_w, _ = _one_d(zw, charges, order, area, w_bounds, w_inv, w_s_at, -1.0, forces)
+    _sort_sheets(zw, order, keys, tmp_order, tmp_keys, 16 * n + 1024)
+    for k in range(n):
+        qs[k] = charges[order[k]]
+    e_eps, total = _one_d(keys, qs, area, bounds, inv, s_at, ebar)
+    e_w, _ = _one_d(keys, qs, area, w_bounds, w_inv, w_s_at, ebar_w)
+    for k in range(n):
+        forces[order[k], 2] += qs[k] * (ebar[k] - ebar_w[k])
     return e_eps - e_w, total
 
 
@@ -330,7 +351,12 @@ class MembraneFieldCorrection:
         self._n = n
         self._zw = np.zeros(n)
         self._order = np.arange(n, dtype=np.int64)
-        self._tmp = np.zeros(n, dtype=np.int64)
+        self._keys = np.zeros(n)
+        self._tmp_order = np.zeros(n, dtype=np.int64)
+        self._tmp_keys = np.zeros(n)
+        self._qs = np.zeros(n)
+        self._ebar = np.zeros(n)
+        self._ebar_w = np.zeros(n)
 
     def compute(self, pos, charges, forces) -> float:
         n = pos.shape[0]
@@ -339,7 +365,8 @@ class MembraneFieldCorrection:
         p, w = self.profile, self.water
         energy, total = _correction(pos, charges, p.lz, self.area, p.bounds, p.inv, p.s_at,
                                     w.bounds, w.inv, w.s_at, self._zw, self._order,
-                                    self._tmp, forces)
+                                    self._keys, self._tmp_order, self._tmp_keys, self._qs,
+                                    self._ebar, self._ebar_w, forces)
         _check_neutral(total, charges)
         return energy
 

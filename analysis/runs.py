@@ -1,0 +1,287 @@
+"""What a finished run measured, reduced once for every analysis command.
+
+:func:`open_run` opens a run directory (a user error, not a traceback, when it is not one);
+:func:`measure` reduces its observables to the numbers every analysis needs: the membrane
+potential's mean and standard error after equilibration, the measured bulk concentrations,
+the ions that crossed. ``ionsim run``'s closing table, ``ionsim analyze``, ``ionsim budget``
+and ``ionsim report`` all start from the same :class:`Measurements`, so each number is
+computed in one place.
+
+Conventions. Compartment 0 is the *inside*, compartment 1 the *outside*: the engine measures
+V_m = phi_bar(compartment 0 bulk) - phi_bar(compartment 1 bulk), and every Nernst potential
+here is V_in - V_out for those two compartments. Ions "moved out" are the net number that
+went from compartment 0 to compartment 1. Units: concentrations mM, potentials mV, times ps
+(ns where the name says so), volumes nm^3.
+
+Equilibration. The first sample used is, in order of preference: the scenario's
+``run.equilibration`` time; the start that :func:`analysis.statistics.analyze_series` detects
+on V_m; the start detected on the net number of permeant ions moved (runs without
+electrostatics); otherwise the first sample. Every mean of a time series (V_m, bulk
+concentrations, ions moved) starts there, so they describe the same stretch of the run.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim.cli import UserError
+from sim.io import SCENARIO, TRAJECTORY, RunData, Series
+from sim.units import PER_NM3_TO_MM, PS_PER_NS
+
+from analysis.statistics import TimeSeriesStats, analyze_series
+
+__all__ = ["open_run", "measure", "Measurements", "SeriesMean", "permeant_species",
+           "INSIDE", "OUTSIDE"]
+
+INSIDE, OUTSIDE = 0, 1
+
+
+def open_run(path, need_potential: bool = False) -> RunData:
+    """Open a run directory written by ``ionsim run``.
+
+    Args:
+        path: the run directory.
+        need_potential: refuse a run without the ``membrane_potential`` observable (one made
+            with ``electrostatics: off`` or without membranes).
+
+    Raises:
+        sim.cli.UserError: one line naming the path and what is accepted.
+    """
+    p = Path(path)
+    hint = "give a run directory written by `ionsim run SCENARIO --out DIR`"
+    if not p.exists():
+        raise UserError(f"{p}: no such run directory ({hint})")
+    if not p.is_dir():
+        raise UserError(f"{p}: is a file, not a run directory ({hint})")
+    missing = [name for name in (SCENARIO, TRAJECTORY) if not (p / name).exists()]
+    if missing:
+        raise UserError(f"{p}: not an ionsim run directory (no {' or '.join(missing)}; "
+                        f"{hint})")
+    try:
+        run = RunData(p)
+    except (OSError, KeyError, ValueError) as err:
+        raise UserError(f"{p}: cannot read the run ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else 'unreadable'}); "
+                        f"{hint}") from None
+    if "counts" not in run.observable_names or len(run.compartment_names) == 0:
+        raise UserError(f"{p}: the run holds no samples yet (no 'counts' observable); {hint}")
+    if need_potential and "membrane_potential" not in run.observable_names:
+        raise UserError(f"{p}: this run has no membrane potential (it needs membranes and "
+                        f"'electrostatics: ewald', this one has electrostatics "
+                        f"{run.scenario.electrostatics.method!r} and "
+                        f"{len(run.scenario.membranes)} membranes); `ionsim budget` works "
+                        f"without it")
+    return run
+
+
+def permeant_species(scenario) -> list[int]:
+    """Indices of the species that at least one channel admits (scenario order)."""
+    admitted = {name for m in scenario.membranes for ch in m.channels for name in ch.permeant}
+    return [s for s, sp in enumerate(scenario.species) if sp.name in admitted]
+
+
+@dataclass(frozen=True)
+class SeriesMean:
+    """A mean over the equilibrated samples with its standard error (unit of the series).
+
+    ``stats`` is the full :class:`analysis.statistics.TimeSeriesStats` (None for a series
+    too short to analyse, where ``sem`` is NaN).
+    """
+
+    mean: float
+    sem: float
+    stats: TimeSeriesStats | None = None
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g} +/- {self.sem:.2g}"
+
+
+@dataclass
+class Measurements:
+    """The reduced observables of one run (see the module docstring for the conventions).
+
+    Attributes:
+        run: the :class:`sim.io.RunData`.
+        scenario: its scenario.
+        times_ps: sample times (T,), ps.
+        counts: ions per compartment label (T, K, S).
+        t0: index of the first equilibrated sample; t_equil_ps its time.
+        equilibration_source: how t0 was chosen (words).
+        vm: mean V_m (mV) after equilibration, or None without the observable.
+        vm_series: the V_m series (mV), or None.
+        bulk_mM: (K, S) array of :class:`SeriesMean`: measured bulk concentrations, mM.
+        initial_mM: (K, S) scenario concentrations, mM.
+        initial_counts: (K, S) ions placed in each compartment.
+        permeant: species indices admitted by some channel.
+        moved_out: species index -> (T,) net ions moved from compartment 0 to 1.
+        moved_out_mean: species index -> :class:`SeriesMean` of moved_out after t0.
+        crossings_out, crossings_in: species index -> crossing events 0 -> 1 and 1 -> 0.
+        notes: caveats found while measuring (short series, empty windows ...).
+    """
+
+    run: RunData
+    scenario: object
+    times_ps: np.ndarray
+    counts: np.ndarray
+    t0: int
+    t_equil_ps: float
+    equilibration_source: str
+    vm: SeriesMean | None
+    vm_series: Series | None
+    bulk_mM: np.ndarray
+    initial_mM: np.ndarray
+    initial_counts: np.ndarray
+    permeant: list[int]
+    moved_out: dict[int, np.ndarray]
+    moved_out_mean: dict[int, SeriesMean]
+    crossings_out: dict[int, int]
+    crossings_in: dict[int, int]
+    notes: list[str] = field(default_factory=list)
+
+    # -- convenience ----------------------------------------------------------------------
+    @property
+    def species_names(self) -> list[str]:
+        return self.run.species_names
+
+    @property
+    def compartment_names(self) -> list[str]:
+        return self.run.compartment_names
+
+    @property
+    def two_compartments(self) -> bool:
+        """Whether there is an inside and an outside (two or more membranes)."""
+        return len(self.compartment_names) >= 2
+
+    @property
+    def temperature(self) -> float:
+        return self.scenario.temperature
+
+    @property
+    def membrane_area_nm2(self) -> float:
+        """Total capacitor area: every membrane's lateral area (they are in parallel)."""
+        return len(self.scenario.membranes) * self.scenario.area
+
+    @property
+    def valences(self) -> list[int]:
+        return [sp.valence for sp in self.scenario.species]
+
+    @property
+    def duration_ps(self) -> float:
+        return float(self.times_ps[-1]) if self.times_ps.size else 0.0
+
+    def net_out_final(self, s: int) -> int:
+        """Net ions of species s moved from compartment 0 to 1 by the end of the run."""
+        return int(self.crossings_out[s] - self.crossings_in[s])
+
+
+def _stats(values, times, t0, notes, what) -> SeriesMean:
+    """Mean +- SE of values[t0:], warnings turned into notes."""
+    x = np.asarray(values, dtype=float)[t0:]
+    if x.size < 4:
+        notes.append(f"{what}: only {x.size} samples after equilibration, no error bar")
+        return SeriesMean(float(np.mean(x)) if x.size else math.nan, math.nan, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        st = analyze_series(x, None if times is None else times[t0:], equilibration=0)
+    if any(issubclass(w.category, RuntimeWarning) for w in caught):
+        notes.append(f"{what}: the series is short for its correlation time "
+                     f"(g = {st.statistical_inefficiency:.3g}, {st.n_samples} samples); its "
+                     f"error bar is itself uncertain")
+    return SeriesMean(st.mean, st.sem, st)
+
+
+def _equilibration(run: RunData, times, vm_values, moved, permeant, notes):
+    """(t0, source) as described in the module docstring."""
+    n = times.size
+    given = run.scenario.run.equilibration
+    if given is not None:
+        t0 = int(np.searchsorted(times, given - 1e-9, side="left"))
+        if t0 > n - 4:
+            notes.append(f"run.equilibration = {given:g} ps leaves {n - t0} samples; using "
+                         f"the last 4")
+            t0 = max(0, n - 4)
+        return t0, f"run.equilibration = {given / PS_PER_NS:g} ns"
+    candidates = []
+    if vm_values is not None:
+        candidates.append((vm_values, "detected on V_m"))
+    if permeant:
+        s = max(permeant, key=lambda k: np.ptp(moved[k]) if n else 0)
+        if n and np.ptp(moved[s]) > 0:
+            candidates.append((moved[s], f"detected on the net {run.species_names[s]} "
+                                         f"moved"))
+    for series, source in candidates:
+        if n < 8 or np.ptp(series) == 0:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            st = analyze_series(series, equilibration="auto")
+        return st.t_equil_index, source
+    return 0, "none (every sample used)"
+
+
+def measure(run: RunData) -> Measurements:
+    """Reduce a run's observables (fast: observables only, no positions).
+
+    Args:
+        run: an open run (see :func:`open_run`).
+    """
+    sc = run.scenario
+    notes: list[str] = []
+    counts_series = run.observable("counts")
+    times = np.asarray(counts_series.time, dtype=float)
+    counts = np.asarray(counts_series.value, dtype=np.int64)
+    n_comp, n_species = counts.shape[1], counts.shape[2]
+    initial_mM = np.array([[c.concentration(sp.name) * PER_NM3_TO_MM for sp in sc.species]
+                           for c in sc.compartments])
+    permeant = permeant_species(sc)
+    two = n_comp >= 2
+
+    moved = {s: (counts[0, INSIDE, s] - counts[:, INSIDE, s]).astype(float)
+             if two else np.zeros(times.size) for s in range(n_species)}
+    cr = run.crossings
+    out = {s: int(np.sum((cr["species"] == s) & (cr["from"] == INSIDE) & (cr["to"] == OUTSIDE)))
+           for s in range(n_species)}
+    back = {s: int(np.sum((cr["species"] == s) & (cr["from"] == OUTSIDE) & (cr["to"] == INSIDE)))
+            for s in range(n_species)}
+
+    vm_series = None
+    if "membrane_potential" in run.observable_names:
+        vm_series = run.observable("membrane_potential")
+        if vm_series.value.size == 0 or not np.all(np.isfinite(vm_series.value)):
+            notes.append("membrane_potential is empty or not finite; ignored")
+            vm_series = None
+    t0, source = _equilibration(run, times, None if vm_series is None else vm_series.value,
+                                moved, permeant if two else [], notes)
+    t_equil = float(times[t0]) if times.size else 0.0
+
+    vm = None
+    if vm_series is not None:
+        vm = _stats(vm_series.value, vm_series.time, t0, notes, "V_m")
+
+    bulk = np.empty((n_comp, n_species), dtype=object)
+    if "bulk_concentration" in run.observable_names:
+        bc = run.observable("bulk_concentration").value
+        for k in range(n_comp):
+            for s in range(n_species):
+                bulk[k, s] = _stats(bc[:, k, s], None, t0, [], "")
+    else:
+        for k in range(n_comp):
+            for s in range(n_species):
+                bulk[k, s] = SeriesMean(math.nan, math.nan, None)
+    moved_mean = {}
+    for s in permeant if two else []:
+        moved_mean[s] = _stats(moved[s], None, t0, notes,
+                               f"net {run.species_names[s]} moved")
+
+    return Measurements(run=run, scenario=sc, times_ps=times, counts=counts, t0=t0,
+                        t_equil_ps=t_equil, equilibration_source=source, vm=vm,
+                        vm_series=vm_series, bulk_mM=bulk, initial_mM=initial_mM,
+                        initial_counts=counts[0].copy() if times.size else
+                        np.zeros((n_comp, n_species), dtype=np.int64),
+                        permeant=permeant, moved_out=moved, moved_out_mean=moved_mean,
+                        crossings_out=out, crossings_in=back, notes=notes)
