@@ -1,8 +1,10 @@
 """Cell lists for pair interactions within a cut-off in a periodic orthorhombic box.
 
 Cells are at least one cut-off wide, so all partners of an ion lie in its own and the 26
-neighbouring cells. Along an axis with fewer than three cells the neighbour offsets are
-de-duplicated (no pair counted twice). The binning is a counting sort: deterministic, O(N).
+neighbouring cells. Neighbour cells are visited with an explicit periodic shift; along an
+axis with only one or two cells the same cell is visited under different shifts, and since
+the cut-off is at most half the box, at most one image of a pair is within it (no pair is
+counted twice). The binning is a counting sort: deterministic, O(N).
 """
 
 from __future__ import annotations
@@ -27,9 +29,7 @@ class CellList:
         self.cell_of = np.zeros(n_particles, dtype=np.int64)
         self.order = np.zeros(n_particles, dtype=np.int64)
         self._fill = np.zeros(n_cells, dtype=np.int64)
-        self.offsets = [np.array(sorted({(-1) % n, 0, 1 % n}) if n >= 3 else
-                                 sorted({0, 1 % n}), dtype=np.int64) for n in self.ncell]
-        self.offsets = [np.where(o > 1, o - n, o) for o, n in zip(self.offsets, self.ncell)]
+        self.offsets = [np.array([-1, 0, 1], dtype=np.int64)] * 3
 
     def build(self, pos):
         """Bin positions (N,3) nm, wrapped into the box."""
