@@ -134,7 +134,7 @@ class GifWriter(MovieWriter):
     def write(self, frame: np.ndarray) -> None:
         from PIL import GifImagePlugin, Image
         img = Image.fromarray(np.ascontiguousarray(frame[..., :3]), "RGB")
-        pal = img.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        pal = img.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
         if self.n_frames == 0:
             header, _ = GifImagePlugin.getheader(pal, info={"loop": 0,
                                                             "duration": self.duration_ms})

@@ -47,7 +47,12 @@ from analysis.cell import (capacitance_from_voltage_variance_uF_per_cm2,
 from analysis.runs import Measurements, SeriesMean, _stats
 from analysis.theory import debye_length_nm, ionic_strength_mM
 
-__all__ = ["double_layer_capacitance_uF_per_cm2", "series_uF_per_cm2", "CapacitanceTheory",
+#: Fewest crossings after equilibration for Var(V_m) to measure the capacitor (a guess on
+#: the safe side: the charge must take many values for its variance to mean anything).
+MIN_CROSSINGS = 20
+
+__all__ = ["MIN_CROSSINGS", "double_layer_capacitance_uF_per_cm2", "series_uF_per_cm2",
+           "CapacitanceTheory",
            "capacitance_theory", "MeasuredCapacitance", "measured_capacitance"]
 
 
@@ -146,12 +151,20 @@ class MeasuredCapacitance:
         c_uF_per_cm2: capacitance per total membrane area, uF/cm^2.
         c_sem_uF_per_cm2: its standard error.
         std_mV: sqrt(Var(V_m)), mV.
+        n_crossings: crossings after equilibration. The capacitor's charge changes only
+            when an ion crosses, so Var(V_m) samples k_B T / C only if many do; with fewer
+            than ``MIN_CROSSINGS`` a note says the value is not the capacitor's.
     """
 
     variance_mV2: SeriesMean
     c_uF_per_cm2: float
     c_sem_uF_per_cm2: float
     std_mV: float
+    n_crossings: int = 0
+
+    @property
+    def reliable(self) -> bool:
+        return self.n_crossings >= MIN_CROSSINGS
 
 
 def measured_capacitance(m: Measurements) -> MeasuredCapacitance | None:
@@ -167,6 +180,11 @@ def measured_capacitance(m: Measurements) -> MeasuredCapacitance | None:
         return None
     c = capacitance_from_voltage_variance_uF_per_cm2(var.mean, m.membrane_area_nm2,
                                                      m.temperature)
+    n_cross = int(np.sum(np.asarray(m.run.crossings["time"]) >= m.t_equil_ps))
+    if n_cross < MIN_CROSSINGS:
+        m.notes.append(f"capacitance from Var(V_m): only {n_cross} crossings after "
+                       f"equilibration; the capacitor's charge hardly changed, so Var(V_m) "
+                       f"measures the double layers' noise, not k_B T / C (run longer)")
     return MeasuredCapacitance(variance_mV2=var, c_uF_per_cm2=c,
                                c_sem_uF_per_cm2=c * var.sem / var.mean,
-                               std_mV=math.sqrt(var.mean))
+                               std_mV=math.sqrt(var.mean), n_crossings=n_cross)

@@ -16,8 +16,12 @@ went from compartment 0 to compartment 1. Units: concentrations mM, potentials m
 Equilibration. The first sample used is, in order of preference: the scenario's
 ``run.equilibration`` time; the start that :func:`analysis.statistics.analyze_series` detects
 on V_m; the start detected on the net number of permeant ions moved (runs without
-electrostatics); otherwise the first sample. Every mean of a time series (V_m, bulk
-concentrations, ions moved) starts there, so they describe the same stretch of the run.
+electrostatics); otherwise the first sample. A detected start is capped at half the run, with
+a note: on a run short for its slowest relaxation (a few ions hopping through channels, a
+step-like series) the detector (maximising the effective number of samples) can keep only the
+last few samples, and a mean of half the run with a warning serves the user better.
+Every mean of a time series (V_m, bulk concentrations, ions moved) starts there, so they
+describe the same stretch of the run.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sim.units import PER_NM3_TO_MM, PS_PER_NS
 
 from analysis.statistics import TimeSeriesStats, analyze_series
 
-__all__ = ["open_run", "measure", "Measurements", "SeriesMean", "permeant_species",
+__all__ = ["open_run", "measure", "Measurements", "SeriesMean", "permeant_species", "running_mean",
            "INSIDE", "OUTSIDE"]
 
 INSIDE, OUTSIDE = 0, 1
@@ -220,8 +224,15 @@ def _equilibration(run: RunData, times, vm_values, moved, permeant, notes):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             st = analyze_series(series, equilibration="auto")
-        return st.t_equil_index, source
-    return 0, "none (every sample used)"
+        t0 = st.t_equil_index
+        if t0 > n // 2:
+            notes.append(f"equilibration {source} at {times[t0] / PS_PER_NS:.3g} ns would "
+                         f"leave {n - t0} of {n} samples: the run is short for its slowest "
+                         f"relaxation; the second half is used instead (run longer, or set "
+                         f"run.equilibration)")
+            return n // 2, f"{source}, capped at half the run"
+        return t0, source
+    return 0, "no trend to detect"
 
 
 def measure(run: RunData) -> Measurements:
@@ -285,3 +296,29 @@ def measure(run: RunData) -> Measurements:
                         np.zeros((n_comp, n_species), dtype=np.int64),
                         permeant=permeant, moved_out=moved, moved_out_mean=moved_mean,
                         crossings_out=out, crossings_in=back, notes=notes)
+
+
+def running_mean(values, g: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative mean of a series and its standard error at every sample.
+
+    mean_n = (1/n) sum_{i<n} x_i and SE_n = sqrt(g s_n^2 / n), s_n^2 the running sample
+    variance and g the statistical inefficiency of the whole series (the correlation time
+    does not change along an equilibrated series; the first sample's SE is NaN).
+
+    Args:
+        values: the series (1-D), any unit.
+        g: statistical inefficiency (>= 1), e.g. ``TimeSeriesStats.statistical_inefficiency``.
+
+    Returns:
+        (mean, sem), each the length of ``values``, in its unit.
+    """
+    x = np.asarray(values, dtype=float)
+    n = np.arange(1, x.size + 1, dtype=float)
+    mean = np.cumsum(x) / n
+    sq = np.cumsum(x * x) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.maximum(sq - mean * mean, 0.0) * n / (n - 1)
+        sem = np.sqrt(max(g, 1.0) * var / n)
+    if sem.size:
+        sem[0] = np.nan
+    return mean, sem

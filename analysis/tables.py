@@ -18,6 +18,7 @@ def fmt(value, digits: int = 2, unit: str = "", sign: bool = False) -> str:
     """A fixed-point number with a unit, or 'n/a' for None / NaN."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
+    value = float(value) + 0.0  # no "-0.00"
     text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
     return f"{text} {unit}".rstrip()
 
@@ -26,6 +27,7 @@ def fmt_pm(mean, sem, digits: int = 2, unit: str = "", sign: bool = False) -> st
     """'mean +/- sem unit' ('n/a' for a missing mean; the error omitted when unknown)."""
     if mean is None or not math.isfinite(mean):
         return "n/a"
+    mean = float(mean) + 0.0
     head = f"{mean:+.{digits}f}" if sign else f"{mean:.{digits}f}"
     if sem is not None and math.isfinite(sem):
         head += f" +/- {sem:.{digits}f}"
@@ -36,7 +38,7 @@ def fmt_sci(value, digits: int = 2, unit: str = "") -> str:
     """Scientific notation (1.23e-05) with a unit, 'n/a' for None / NaN."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    return f"{value:.{digits}e} {unit}".rstrip()
+    return f"{float(value) + 0.0:.{digits}e} {unit}".rstrip()
 
 
 @dataclass

@@ -29,6 +29,13 @@ def self_energy_direct(charges, alpha, prefactor):
     return -prefactor * alpha / math.sqrt(math.pi) * float(np.sum(np.asarray(charges) ** 2))
 
 
+def _erfc_terms(r, qq, alpha):
+    """q_i q_j erfc(alpha r)/r and the matching -dU/dr / r (per unit prefactor)."""
+    e = qq * erfc(alpha * r) / r
+    f_over_r = (e + qq * 2 * alpha / math.sqrt(math.pi) * np.exp(-(alpha * r) ** 2)) / r ** 2
+    return e, f_over_r
+
+
 def _real_space_images(pos, charges, box, alpha, prefactor, rmax):
     """Real-space erfc sum over all periodic images with |r_ij + n L| < rmax (i = j, n != 0
     included: a charge's interaction with its own images)."""
@@ -51,11 +58,9 @@ def _real_space_images(pos, charges, box, alpha, prefactor, rmax):
                 mask = r < rmax
                 if sx == 0 and sy == 0 and sz == 0:
                     mask &= ~np.eye(n, dtype=bool)
-                rm = np.where(mask, r, 1.0)
-                e = np.where(mask, qq * erfc(alpha * rm) / rm, 0.0)
-                energy += 0.5 * prefactor * e.sum()
-                f_over_r = np.where(mask, qq * (erfc(alpha * rm) / rm + 2 * alpha / math.sqrt(math.pi)
-                                                * np.exp(-(alpha * rm) ** 2)) / rm ** 2, 0.0)
+                e, f_over_r = _erfc_terms(np.where(mask, r, 1.0), qq, alpha)
+                energy += 0.5 * prefactor * np.sum(np.where(mask, e, 0.0))
+                f_over_r = np.where(mask, f_over_r, 0.0)
                 forces += prefactor * np.sum(f_over_r[:, :, None] * d, axis=1)
     return energy, forces
 
@@ -71,11 +76,9 @@ def real_space_minimum_image(pos, charges, box, alpha, cutoff, prefactor):
     d -= box * np.round(d / box)
     r = np.sqrt(np.sum(d * d, axis=-1))
     mask = (r < cutoff) & ~np.eye(n, dtype=bool)
-    rm = np.where(mask, r, 1.0)
-    qq = q[:, None] * q[None, :]
-    e = np.where(mask, qq * erfc(alpha * rm) / rm, 0.0)
-    f_over_r = np.where(mask, qq * (erfc(alpha * rm) / rm + 2 * alpha / math.sqrt(math.pi)
-                                    * np.exp(-(alpha * rm) ** 2)) / rm ** 2, 0.0)
+    e, f_over_r = _erfc_terms(np.where(mask, r, 1.0), q[:, None] * q[None, :], alpha)
+    e = np.where(mask, e, 0.0)
+    f_over_r = np.where(mask, f_over_r, 0.0)
     return 0.5 * prefactor * e.sum(), prefactor * np.sum(f_over_r[:, :, None] * d, axis=1)
 
 

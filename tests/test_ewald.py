@@ -97,12 +97,13 @@ def test_self_energy():
         -PREF * 0.8 / math.sqrt(math.pi) * np.sum(CHARGES ** 2), rel=1e-14)
 
 
-def test_spme_converges_to_the_explicit_k_sum(configurations, reciprocal_reference):
+@pytest.mark.parametrize("mesh", [(40, 45, 50), (41, 45, 49)])  # even and odd last axis
+def test_spme_converges_to_the_explicit_k_sum(configurations, reciprocal_reference, mesh):
     """With a fine mesh and order 8 SPME reproduces the explicit reciprocal sum (same alpha)."""
     pos = configurations[0][0]
     alpha, ((e_k, f_k), _) = reciprocal_reference
     forces = np.zeros_like(pos)
-    energy = SPME(BOX, alpha, (40, 45, 50), 8, PREF).compute(pos, CHARGES, forces)
+    energy = SPME(BOX, alpha, mesh, 8, PREF).compute(pos, CHARGES, forces)
     assert energy == pytest.approx(e_k, rel=1e-6)
     assert rms(forces - f_k) < 1e-6 * rms(f_k)
 
@@ -207,6 +208,20 @@ def test_spme_forces_are_minus_energy_gradient(configurations):
             pos[i, d] += h
             assert forces[i, d] == pytest.approx(-(e_plus - e_minus) / (2 * h),
                                                  abs=1e-6 * scale)
+
+
+def test_spme_refuses_a_mesh_smaller_than_the_stencil():
+    with pytest.raises(ValueError, match="order"):
+        SPME(BOX, 1.0, (8, 5, 8), 6, PREF)
+
+
+def test_spme_poisons_nan_positions_without_crashing():
+    """A NaN position gives NaN results (for the engine's NaN guard), not a wild write."""
+    pos = np.array([[1.0, 2.0, 3.0], [np.nan, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    forces = np.zeros((3, 3))
+    energy = SPME(BOX, 1.0, (8, 8, 8), 4, PREF).compute(pos, np.array([1.0, -2.0, 1.0]),
+                                                         forces)
+    assert np.isnan(energy)
 
 
 # ------------------------------------------------------------------------------ determinism

@@ -246,6 +246,15 @@ def test_non_neutral_system_is_refused():
         potential_profile(pos[:, 2], q, box, [(4.0, 8.0, EPS_M)], EPS_W, np.array([1.0]))
 
 
+def test_nan_position_gives_nan_not_a_hang():
+    box = np.array([5.0, 5.0, 20.0])
+    pos = np.array([[1.0, 1.0, 3.0], [2.0, 2.0, np.nan], [2.0, 2.0, 12.0]])
+    q = np.array([1.0, -2.0, 1.0])
+    energy = MembraneFieldCorrection(box, [(4.0, 8.0, EPS_M)], EPS_W).compute(
+        pos, q, np.zeros_like(pos))
+    assert np.isnan(energy)
+
+
 def test_bad_slabs_are_refused():
     with pytest.raises(ValueError, match="overlap"):
         MembraneFieldCorrection((5, 5, 20), [(4.0, 8.0, 2.0), (7.0, 9.0, 2.0)], EPS_W)

@@ -76,7 +76,7 @@ def _bspline_fill(f, order, w, dw):
     """Cardinal B-spline weights w[j] = M_n(f + j) and dw[j] = M_n'(f + j), j = 0..n-1.
 
     f in [0, 1) is the fractional part of the scaled coordinate; the particle's weight on
-    mesh point (floor(u) - j) is w[j]. Recursion of Essmann et al. (1995), eq. 4.1:
+    mesh point (floor(u) - j) is w[j]. Recursion of Essmann et al. (1995), section 4:
     M_n(x) = x/(n-1) M_{n-1}(x) + (n-x)/(n-1) M_{n-1}(x-1),  M_n'(x) = M_{n-1}(x) - M_{n-1}(x-1).
     Done in place (descending j keeps M_{k}(f+j-1) available while level k+1 is built).
     """
@@ -99,7 +99,7 @@ def _bspline_fill(f, order, w, dw):
 
 
 def bspline_moduli(mesh_size: int, order: int) -> np.ndarray:
-    """|b(m)|^2 of Essmann et al. (1995) eq. 4.4 for m = 0..K-1 (the SPME Euler factors).
+    """|b(m)|^2 of Essmann et al. (1995) for m = 0..K-1 (the SPME Euler exponential factors).
 
     |b(m)|^-2 = |sum_{k=0}^{n-2} M_n(k+1) exp(2 pi i m k / K)|^2. For odd n the sum vanishes at
     m = K/2; there the value is replaced by the mean of its neighbours (as GROMACS does).
@@ -130,6 +130,12 @@ def _spline_weights(pos, box, mesh, order, base, w, dw):
     for i in prange(n):
         for d in range(3):
             u = pos[i, d] / box[d] * mesh[d]
+            if not abs(u) < 1e15:  # NaN, inf or absurd: poison the result, never the memory
+                base[i, d] = 0
+                for j in range(order):
+                    w[i, d, j] = math.nan
+                    dw[i, d, j] = math.nan
+                continue
             fl = math.floor(u)
             f = u - fl
             if f >= 1.0:  # u just below an integer can round up: keep f in [0, 1)
@@ -166,7 +172,7 @@ def _bin_by_column(base, k2, counts, starts, perm):
 
 @njit(cache=True, parallel=True)
 def _spread(charges, base, w, order, starts, perm, grid):
-    """Q[ix, iy, iz] = sum_i q_i w_x w_y w_z (Essmann eq. 4.6), parallel over x-planes.
+    """Q[ix, iy, iz] = sum_i q_i w_x w_y w_z (the SPME charge array), parallel over x-planes.
 
     Particle i (base plane bx) touches planes bx - j, j = 0..n-1, so plane ix gathers the
     particles of planes bx = ix + j. Each plane is owned by one thread; the order of
@@ -228,7 +234,7 @@ def _convolve(spectrum, influence, k3, plane_energy):
 
 @njit(cache=True, parallel=True)
 def _interpolate_forces(charges, base, w, dw, order, box, perm, phi, forces):
-    """F_i = -q_i sum_mesh dQ_i/dr_i * phi (Essmann eq. 4.9); ADDS into forces.
+    """F_i = -sum_mesh dQ/dr_i * phi (analytic gradient of the SPME energy); ADDS into forces.
 
     Parallel over particles, visited in mesh-column order (perm) for memory locality; each
     particle's sum has a fixed order and writes only its own force.
@@ -321,6 +327,9 @@ class SPME:
             raise ValueError(f"mesh must be three positive integers, got {mesh}")
         if not 2 <= int(order) <= 12:
             raise ValueError(f"B-spline order must be in 2..12, got {order}")
+        if np.any(mesh < int(order)):  # the kernels wrap a stencil at most once
+            raise ValueError(f"every mesh dimension must be >= the B-spline order {order}, "
+                             f"got {mesh.tolist()}")
         if not alpha > 0:
             raise ValueError(f"alpha must be > 0 nm^-1, got {alpha}")
         self.box = box
@@ -337,7 +346,7 @@ class SPME:
         self._n = -1
 
     def _influence_function(self) -> np.ndarray:
-        """C(k) * M on the rfft half spectrum (Essmann eq. 4.7 with B = prod |b|^2)."""
+        """C(k) * M on the rfft half spectrum (Essmann et al.'s B(m) C(m), B = prod |b|^2)."""
         k1, k2, k3 = (int(m) for m in self.mesh)
         lx, ly, lz = self.box
         kx = 2.0 * np.pi * np.fft.fftfreq(k1, d=1.0 / k1) / lx

@@ -58,10 +58,10 @@ __all__ = ["MembraneFieldCorrection", "potential_profile", "window_mean_potentia
 class DielectricProfile:
     """Piecewise-constant eps(z) on one period [0, Lz).
 
-    Segments [bounds[k], bounds[k+1]) with inverse permittivity inv[k] = 1 / (eps0 eps_k),
-    the elastance S at each boundary (s_at[k] = S(bounds[k]), nm^3 kJ / (mol e^2) per nm^2
-    of area... i.e. potential per unit sheet charge density) and the integral of S
-    (i_at[k] = integral_0^bounds[k] S dz).
+    Segments [bounds[k], bounds[k+1]) with inverse permittivity inv[k] = 1 / (eps0 eps_k)
+    (kJ nm / (mol e^2)), the elastance S(z) = integral_0^z dz' / (eps0 eps(z')) at each
+    boundary, s_at[k] = S(bounds[k]) (kJ nm^2 / (mol e^2): potential per sheet charge
+    density), and the integral of S, i_at[k] = integral_0^bounds[k] S dz.
 
     slabs: iterable of (z_lo, z_hi, eps_m); a slab may straddle the periodic boundary
     (z_lo < 0 or z_hi > Lz); slabs must not overlap.
@@ -255,7 +255,8 @@ def _one_d(zs, qs, area, bounds, inv, s_at, ebar):
             s_first = s_here
         else:
             acc += q_below * (s_here - s_prev)
-        qg = 0.0
+        qg = qs[i]  # consume at least one ion (a NaN z must not stall the loop)
+        i += 1
         while i < n and zs[i] == zg:
             qg += qs[i]
             i += 1
@@ -278,7 +279,8 @@ def _one_d(zs, qs, area, bounds, inv, s_at, ebar):
             d = q0 + q_below
             energy += d * d * (s_here - s_prev)
         start = i
-        qg = 0.0
+        qg = qs[i]
+        i += 1
         while i < n and zs[i] == zg:  # ions at one z form one sheet
             qg += qs[i]
             i += 1
@@ -359,6 +361,10 @@ class MembraneFieldCorrection:
         self._ebar_w = np.zeros(n)
 
     def compute(self, pos, charges, forces) -> float:
+        """U_eps(z) - U_eps_w in kJ/mol; ADDS the matching z-forces (kJ/(mol nm)).
+
+        pos (N, 3) nm, charges (N,) e, forces (N, 3) float64 modified in place.
+        """
         n = pos.shape[0]
         if n != self._n:
             self._allocate(n)
@@ -372,6 +378,8 @@ class MembraneFieldCorrection:
 
 
 def _check_neutral(total, charges):
+    if abs(total) <= 1e-9:  # the common case, decided without touching the charges
+        return
     scale = float(np.sum(np.abs(charges))) if len(charges) else 0.0
     if abs(total) > 1e-9 * max(scale, 1.0):
         raise ValueError(f"the 1-D periodic field needs a neutral system; net charge "
