@@ -307,6 +307,7 @@ class RunAnimation:
         self.animated = []
         n = len(self.run.species)
         self.top_sizes, self.ring_size, self.top_ring_size = np.full(n, 16.0), 200.0, 200.0
+        self.ring_r_nm = 0.5
         if self.ax_side is not None:
             self._build_side(self.ax_side)
         if self.ax_top is not None:
@@ -435,17 +436,21 @@ class RunAnimation:
         ax.grid(alpha=0.25)
         for s, e in self.nernst:
             name = self.sc.species[s].name
-            ax.axhline(e, color=self.colors[s], ls="--", lw=1.4, zorder=2)
-            ax.text(0.99, e, f"Nernst E({name}) = {e:.1f} mV".replace("-", "\u2212"),
-                    transform=blended_transform_factory(ax.transAxes, ax.transData),
-                    ha="right", va="bottom", fontsize=9, color=self.colors[s], zorder=3)
+            ax.axhline(e, color=self.colors[s], ls="--", lw=1.4, zorder=2,
+                       label=f"Nernst E({name}) = {e:.1f} mV".replace("-", "\u2212"))
+            # A tag in the right margin, where the growing trace never covers it.
+            ax.text(1.01, e, f"E({name})", transform=blended_transform_factory(
+                ax.transAxes, ax.transData), ha="left", va="center", fontsize=9,
+                color=self.colors[s], clip_on=False)
         self.v_raw = self._animate(ax.plot([], [], color="#777777", lw=0.6, alpha=0.6,
                                            label="V_m (samples)")[0])
         self.v_mean = self._animate(ax.plot([], [], color="#111111", lw=1.8,
                                             label=f"running mean ({avg_ns:.2g} ns)")[0])
         self.v_dot = self._animate(ax.plot([], [], "o", color="#111111", ms=5)[0])
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=9,
-                  frameon=False, borderaxespad=0.2)
+        ax.legend(handles=[self.v_raw, self.v_mean] + [
+            h for h in ax.get_lines() if h.get_label().startswith("Nernst")],
+            loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=9, frameon=False,
+            borderaxespad=0.2, handlelength=1.8, columnspacing=1.2)
         self.v_cursor = self._animate(ax.axvline(self.t_span[0], color="#444444", lw=0.8,
                                                  alpha=0.6))
         if self.ax_n is None:
@@ -509,6 +514,7 @@ class RunAnimation:
                 self.side_sizes = d_pt ** 2
                 coll.set_sizes(self.side_sizes)
                 self.ring_size = float(max(3.2 * d_pt.max(), 12.0)) ** 2
+                self.ring_r_nm = 0.5 * math.sqrt(self.ring_size) / pt_per_nm
             else:
                 self.top_sizes = d_pt ** 2
                 self.top_ring_size = float(max(3.2 * d_pt.max(), 12.0)) ** 2
@@ -545,7 +551,8 @@ class RunAnimation:
                     label.set_text(f"{name} → {to}")
                     right = x[p] < 0.6 * lx  # keep the label inside the box
                     label.set_horizontalalignment("left" if right else "right")
-                    label.set_position((x[p] + (0.35 if right else -0.35), z[p] + 0.25))
+                    r_nm = 0.8 * self.ring_r_nm  # beside the ring's upper corner
+                    label.set_position((x[p] + (r_nm if right else -r_nm), z[p] + r_nm))
                     label.set_alpha(float(alpha[order[k]]))
                     label.set_visible(True)
                 else:

@@ -183,8 +183,8 @@ def measured_capacitance(m: Measurements) -> MeasuredCapacitance | None:
     n_cross = int(np.sum(np.asarray(m.run.crossings["time"]) >= m.t_equil_ps))
     if n_cross < MIN_CROSSINGS:
         m.notes.append(f"capacitance from Var(V_m): only {n_cross} crossings after "
-                       f"equilibration; the capacitor's charge hardly changed, so Var(V_m) "
-                       f"measures the double layers' noise, not k_B T / C (run longer)")
+                       f"equilibration: the capacitor's charge explored few values, so "
+                       f"Var(V_m) need not reach k_B T / C (run longer)")
     return MeasuredCapacitance(variance_mV2=var, c_uF_per_cm2=c,
                                c_sem_uF_per_cm2=c * var.sem / var.mean,
                                std_mV=math.sqrt(var.mean), n_crossings=n_cross)

@@ -71,6 +71,9 @@ class SpeciesBudget:
         fraction_final: (K,) change_final / placed (NaN where none were placed).
         fraction_mean: inside and outside fractions from net_mean, (2,) with their SE (2,).
         volumes_nm3: (K,) accessible volumes.
+        charge_moved: ions moved out counting those in the pores by the fraction of the
+            membrane they traversed (the capacitor's charge, from the frames), mean +- SE
+            after equilibration; None when not computed.
         box: :class:`analysis.cell.IonBudget` for net_mean ions leaving the inside, or None.
         box_reason: why ``box`` is None.
     """
@@ -87,6 +90,7 @@ class SpeciesBudget:
     fraction_mean: np.ndarray
     fraction_mean_sem: np.ndarray
     volumes_nm3: np.ndarray
+    charge_moved: SeriesMean | None
     box: IonBudget | None
     box_reason: str = ""
 
@@ -96,10 +100,16 @@ def _per_mM(count: float, volume_nm3: float) -> float:
     return count / (volume_nm3 * MOLAR_TO_PER_NM3 * 1e-3)
 
 
-def box_budget(m: Measurements) -> list[SpeciesBudget]:
-    """The crossed ions of every permeant species (empty without two compartments)."""
+def box_budget(m: Measurements, with_frames: bool = True) -> list[SpeciesBudget]:
+    """The crossed ions of every permeant species (empty without two compartments).
+
+    Args:
+        m: the measurements.
+        with_frames: also count the ions in the pores from the frames (``charge_moved``).
+    """
     if not m.two_compartments:
         return []
+    by_position = m.charge_moved() if with_frames else None
     sc = m.scenario
     geo = Geometry.from_scenario(sc)
     volumes = np.array([compartment_volume(sc, geo, k) for k in range(len(sc.compartments))])
@@ -130,7 +140,9 @@ def box_budget(m: Measurements) -> list[SpeciesBudget]:
             crossings_out=m.crossings_out[s], crossings_in=m.crossings_in[s],
             net_final=m.net_out_final(s), net_mean=net, placed=placed, change_final=change,
             fraction_final=frac, fraction_mean=fmean, fraction_mean_sem=fsem,
-            volumes_nm3=volumes, box=box, box_reason=reason))
+            volumes_nm3=volumes,
+            charge_moved=None if by_position is None else by_position.get(s),
+            box=box, box_reason=reason))
     return out
 
 
@@ -244,7 +256,9 @@ class DepthPoint:
 
     Attributes:
         run_dir: the run; depth_nm: the inside compartment's depth, nm.
-        placed: ions of the species placed inside; net: net moved out (mean +- SE).
+        placed: ions of the species placed inside; net: net moved out (mean +- SE), counting
+            ions in the pores by the fraction of the membrane traversed when the frames
+            allow (``counted`` says which).
         fraction, fraction_sem: net / placed and its SE.
         expected_fraction: C A |E| / (|z| e) / placed (capacitor theory).
         vm: V_m mean +- SE (None without V_m).
@@ -259,6 +273,7 @@ class DepthPoint:
     expected_ions: float | None
     expected_fraction: float | None
     vm: SeriesMean | None
+    counted: str = "whole crossings"
 
 
 @dataclass(frozen=True)
@@ -281,11 +296,16 @@ class DepthSeries:
                   ["depth (nm)", f"{self.species} placed inside", "net moved out", "fraction",
                    "expected (C A |E| / e)", "fit a / depth", "V_m (mV)", "run"])
         for p in self.points:
-            t.add(fmt(p.depth_nm, 2), str(p.placed), fmt_pm(p.net.mean, p.net.sem, 2),
+            t.add(fmt(p.depth_nm, 2), str(p.placed),
+                  fmt_pm(p.net.mean, p.net.sem, 2) + ("" if p.counted == "whole crossings"
+                                                      else " *"),
                   f"{fmt_sci(p.fraction, 2)} +/- {fmt_sci(p.fraction_sem, 1)}",
                   fmt_sci(p.expected_fraction, 2), fmt_sci(self.fit_a_nm / p.depth_nm, 2),
                   "n/a" if p.vm is None else fmt_pm(p.vm.mean, p.vm.sem, 1, sign=True),
                   p.run_dir)
+        if any(p.counted != "whole crossings" for p in self.points):
+            t.notes.append("* counting the ions in the pores by the fraction of the membrane "
+                           "they traversed (the capacitor's charge, from the frames)")
         t.notes.append(f"fit: fraction = a / depth with a = {self.fit_a_nm:.3g} +/- "
                        f"{self.fit_a_sem_nm:.2g} nm (weighted least squares)")
         t.notes.append("expected: the ions that charge the membranes to the initial Nernst "
@@ -341,7 +361,11 @@ def depth_series(run_dirs) -> DepthSeries:
         placed = int(m.initial_counts[INSIDE, s])
         if placed == 0:
             raise UserError(f"{d}: no {species} inside at the start; nothing can move out")
-        net = m.moved_out_mean[s]
+        by_position = m.charge_moved()
+        if by_position is not None and math.isfinite(by_position[s].mean):
+            net, counted = by_position[s], "incl. ions in pores"
+        else:
+            net, counted = m.moved_out_mean[s], "whole crossings"
         theory = capacitance_theory(m.scenario)
         c_in, c_out = m.initial_mM[INSIDE, s], m.initial_mM[OUTSIDE, s]
         exp_ions = exp_frac = None
@@ -354,7 +378,7 @@ def depth_series(run_dirs) -> DepthSeries:
         points.append(DepthPoint(
             run_dir=str(d), depth_nm=m.scenario.compartments[INSIDE].depth, placed=placed,
             net=net, fraction=net.mean / placed, fraction_sem=net.sem / placed,
-            expected_ions=exp_ions, expected_fraction=exp_frac, vm=m.vm))
+            expected_ions=exp_ions, expected_fraction=exp_frac, vm=m.vm, counted=counted))
     points.sort(key=lambda p: p.depth_nm)
     if len({p.depth_nm for p in points}) < 2:
         raise UserError("budget --series: the runs all have the same inside depth "
@@ -373,12 +397,14 @@ def budget_tables(m: Measurements, radius_um: float = DEFAULT_CELL_RADIUS_UM) ->
     box = box_budget(m)
     t = Table(f"Ions that crossed in the simulation box ({names[INSIDE]} -> {names[OUTSIDE]} "
               f"counts as out)", ["species", "crossings out / in", "net out (end)",
-                                  "net out (mean +/- SE)",
+                                  "net out (mean +/- SE)", "incl. ions in pores",
                                   f"{names[INSIDE]} change / placed",
                                   f"{names[OUTSIDE]} change / placed", "Nernst shift in box"])
     for b in box:
         t.add(b.species, f"{b.crossings_out} / {b.crossings_in}", str(b.net_final),
               fmt_pm(b.net_mean.mean, b.net_mean.sem, 2),
+              "n/a" if b.charge_moved is None else
+              fmt_pm(b.charge_moved.mean, b.charge_moved.sem, 2),
               f"{fmt_sci(b.fraction_mean[0], 2)} ({int(b.placed[INSIDE])} placed)",
               f"{fmt_sci(b.fraction_mean[1], 2)} ({int(b.placed[OUTSIDE])} placed)",
               fmt(b.box.nernst_shift_mV, 2, "mV", True) if b.box else "n/a")
@@ -395,6 +421,10 @@ def budget_tables(m: Measurements, radius_um: float = DEFAULT_CELL_RADIUS_UM) ->
             t.notes.append(f"{b.species}: no Nernst shift: {b.box_reason}")
     t.notes.append(f"means over the samples after {m.t_equil_ps / 1e3:.3g} ns "
                    f"({m.equilibration_source}); fraction = net moved / ions placed")
+    if any(b.charge_moved is not None for b in box):
+        t.notes.append("incl. ions in pores: an ion inside a pore counts by the fraction of "
+                       "the membrane it has traversed (the charge it puts on the membrane "
+                       "capacitor, Shockley-Ramo), from the frames; this is what makes V_m")
     tables.append(t)
 
     cells = real_cell_budget(m, radius_um)

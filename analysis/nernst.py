@@ -313,7 +313,9 @@ def comparison_tables(c: NernstComparison) -> list[Table]:
         add("gamma_in / gamma_out (ext. D-H)",
             [f"{fmt(r.gamma_in, 3)} / {fmt(r.gamma_out, 3)} (a = {r.ion_size_nm:.2f} nm)"
              for r in c.rows])
-        add("Nernst, activity-corrected", [fmt(r.activity_mV, 2, "mV", True) for r in c.rows])
+        add("Nernst, activity-corrected",
+            [fmt_pm(r.activity_mV, r.measured.sem if r.measured else None, 2, "mV", True)
+             for r in c.rows])
         add("V_m - E_initial, in SE", [fmt(r.dev_initial, 1, sign=True) for r in c.rows])
         add("V_m - E_measured, in SE", [fmt(r.dev_measured, 1, sign=True) for r in c.rows])
         add("V_m - E_activity, in SE", [fmt(r.dev_activity, 1, sign=True) for r in c.rows])

@@ -75,16 +75,21 @@ def draw_moved_out(ax, m) -> None:
     t_ns = m.times_ps / PS_PER_NS
     names = m.compartment_names
     _shade_equilibration(ax, m.t_equil_ps / PS_PER_NS)
+    by_position = m.charge_moved()
     for s in m.permeant:
-        ax.step(t_ns, m.moved_out[s], where="post", lw=1.5,
-                label=f"net {m.species_names[s]} moved {names[INSIDE]} -> {names[OUTSIDE]}")
-        mean = m.moved_out_mean.get(s)
-        if mean is not None and math.isfinite(mean.mean):
-            ax.axhline(mean.mean, color="k", lw=0.8, ls=":")
+        line, = ax.step(t_ns, m.moved_out[s], where="post", lw=1.5,
+                        label=f"net {m.species_names[s]} moved {names[INSIDE]} -> "
+                              f"{names[OUTSIDE]} (whole crossings)")
+        if by_position is not None:
+            ax.plot(m.frame_times_ps / PS_PER_NS, m.frame_moved[:, s], "o-", ms=3, lw=0.8,
+                    color=line.get_color(), alpha=0.7,
+                    label=f"{m.species_names[s]} incl. ions in pores (capacitor charge, "
+                          f"frames)")
     if not m.permeant:
         ax.text(0.5, 0.5, "no permeant species", transform=ax.transAxes, ha="center")
     ax.set_ylabel("net ions moved out (ions)")
-    ax.legend(loc="best", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=9)
     ax.grid(alpha=0.3)
 
 
@@ -189,8 +194,9 @@ def draw_potential_profile(ax, prof) -> None:
         ax.hlines(v, lo, hi, color="tab:red", lw=3,
                   label="bulk-window means" if k == 0 else None)
     if prof.vm_from_profile_mV is not None:
-        ax.text(0.01, 0.04, f"V_m from this profile: {prof.vm_from_profile_mV:+.1f} mV",
-                transform=ax.transAxes, fontsize=9)
+        ax.text(0.01, 0.95, f"V_m from this profile: {prof.vm_from_profile_mV:+.1f} mV",
+                transform=ax.transAxes, fontsize=9, va="top",
+                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     ax.set_ylabel("phi_bar (mV, outside bulk = 0)")
     ax.legend(loc="best", fontsize=9)
     ax.grid(alpha=0.3)
@@ -226,8 +232,9 @@ def draw_vm_histogram(ax, m, capacitance, theory) -> None:
         return
     v = np.asarray(m.vm_series.value[m.t0:], dtype=float)
     bins = max(10, min(60, int(math.sqrt(v.size))))
-    ax.hist(v, bins=bins, density=True, color="tab:blue", alpha=0.5,
-            label=f"V_m after equilibration ({v.size} samples)")
+    heights, _, _ = ax.hist(v, bins=bins, density=True, color="tab:blue", alpha=0.5,
+                            label=f"V_m after equilibration ({v.size} samples)")
+    top = float(np.max(heights)) if len(heights) else 1.0
     mean = float(np.mean(v))
     span = max(float(np.ptp(v)), 1e-6)
     if theory is not None:
@@ -244,6 +251,7 @@ def draw_vm_histogram(ax, m, capacitance, theory) -> None:
                                             f"{capacitance.c_uF_per_cm2:.3f} uF/cm^2")
     ax.set_xlabel("V_m (mV)")
     ax.set_ylabel("probability density (1/mV)")
+    ax.set_ylim(0, 1.4 * max(top, ax.get_ylim()[1] / 1.05))  # room for the legend
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
 
@@ -319,8 +327,10 @@ def draw_depth_series(ax, series) -> None:
     f = np.array([p.fraction for p in series.points])
     e = np.array([p.fraction_sem for p in series.points])
     e = np.where(np.isfinite(e), e, 0.0)
+    pores = any(p.counted != "whole crossings" for p in series.points)
     ax.errorbar(d, f, yerr=e, fmt="o", color="tab:blue", capsize=4, ms=7,
-                label=f"simulation: net {series.species} moved out / placed inside")
+                label=f"simulation: net {series.species} moved out"
+                      + (" (incl. ions in pores)" if pores else "") + " / placed inside")
     x = np.geomspace(d.min() * 0.8, d.max() * 1.25, 200)
     exp = [(p.depth_nm, p.expected_fraction) for p in series.points
            if p.expected_fraction is not None]

@@ -61,7 +61,9 @@ class Report:
 
 
 def _figures(m, comparison, prof):
-    figs = {"lecture_curves": plots.figure_lecture_curves(m, comparison.rows)}
+    figs = {}
+    if m.two_compartments:
+        figs["lecture_curves"] = plots.figure_lecture_curves(m, comparison.rows)
     if prof is not None:
         figs["profiles"] = plots.figure_profiles(prof)
     if m.vm_series is not None:
@@ -111,6 +113,11 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
         tables += budget_tables(m, radius_um)
 
     pngs = {}
+    captions = {key: caption for key, (_, caption) in PLOT_FILES.items()}
+    if prof is not None and not prof.has_potential:
+        captions["profiles"] = ("Mean concentration of each species along z (log scale), "
+                                "membranes shaded; no potential profile without "
+                                "electrostatics and membranes.")
     for key, fig in _figures(m, comparison, prof).items():
         path = out / PLOT_FILES[key][0]
         try:
@@ -119,6 +126,9 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
             raise UserError(f"{path}: cannot write the plot ({err.strerror or err}); the run "
                             f"directory must be writable") from None
         pngs[key] = path
+    for key, (name, _) in PLOT_FILES.items():  # a plot of an earlier report, now not drawn
+        if key not in pngs and (out / name).is_file():
+            (out / name).unlink()
 
     sc = m.scenario
     title = f"ionsim report: {sc.name}"
@@ -141,7 +151,7 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
         md += ["## Notes", ""] + [f"- {n}" for n in m.notes] + [""]
     md += ["## Plots", ""]
     for key, path in pngs.items():
-        md += [f"![{key}]({path.name})", "", f"*{PLOT_FILES[key][1]}*", ""]
+        md += [f"![{key}]({path.name})", "", f"*{captions[key]}*", ""]
     md_path = out / "report.md"
     _write(md_path, "\n".join(md))
 
@@ -156,7 +166,7 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
     for key, path in pngs.items():
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         body.append(f'<figure><img alt="{e(key)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{e(PLOT_FILES[key][1])}</figcaption></figure>")
+                    f"<figcaption>{e(captions[key])}</figcaption></figure>")
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")

@@ -16,11 +16,15 @@ import traceback
 from sim.io import RunData
 
 from analysis.ion_budget import box_budget
-from analysis.nernst import comparison_tables, compare, equilibration_line, vm_cell
+from analysis.nernst import compare, equilibration_line, vm_cell
 from analysis.runs import INSIDE, OUTSIDE, measure
 from analysis.tables import Table, fmt, fmt_pm, fmt_sci
 
 __all__ = ["physics_summary"]
+
+#: Read the frames (to count the ions in the pores) only when frames x ions is at most this,
+#: so that the closing table stays fast; `ionsim budget` always reads them.
+FRAME_VALUES_FOR_SUMMARY = 5_000_000
 
 
 def _num(x):
@@ -91,8 +95,9 @@ def _summary(run: RunData) -> dict:
             t.add("Nernst, measured bulk", *[fmt_pm(r.measured.mean, r.measured.sem, 2, "mV",
                                                     True) if r.measured else "n/a"
                                              for r in c.rows])
-            t.add("Nernst, activity-corr.", *[fmt(r.activity_mV, 2, "mV", True)
-                                              for r in c.rows])
+            t.add("Nernst, activity-corr.",
+                  *[fmt_pm(r.activity_mV, r.measured.sem if r.measured else None, 2, "mV",
+                           True) for r in c.rows])
             if m.vm is not None:
                 t.add("V_m - E (ideal/activity)",
                       *[f"{fmt(r.dev_measured, 1, sign=True)} / "
@@ -112,14 +117,17 @@ def _summary(run: RunData) -> dict:
     if m.two_compartments and m.vm is None and c.rows:
         lines.append("  (no V_m: electrostatics is off, so nothing opposes the leak)")
 
-    budgets = box_budget(m)
+    cheap = m.run.n_frames * m.run.species.size <= FRAME_VALUES_FOR_SUMMARY
+    budgets = box_budget(m, with_frames=cheap)
     if budgets:
         t = Table("", ["crossed (net %s -> %s)" % (names[INSIDE], names[OUTSIDE]),
-                       "out / in", "net at end", "net mean +/- SE",
+                       "out / in", "net at end", "net mean +/- SE", "incl. in pores",
                        f"{names[INSIDE]} change/placed", f"{names[OUTSIDE]} change/placed"])
         for b in budgets:
             t.add(b.species, f"{b.crossings_out} / {b.crossings_in}", str(b.net_final),
                   fmt_pm(b.net_mean.mean, b.net_mean.sem, 2),
+                  "n/a" if b.charge_moved is None else
+                  fmt_pm(b.charge_moved.mean, b.charge_moved.sem, 2),
                   fmt_sci(b.fraction_mean[0], 2), fmt_sci(b.fraction_mean[1], 2))
             physics["crossed"][b.species] = {
                 "out": b.crossings_out, "in": b.crossings_in, "net_out_final": b.net_final,
@@ -128,12 +136,15 @@ def _summary(run: RunData) -> dict:
                                 names[OUTSIDE]: _num(b.fraction_mean[1])},
                 "fraction_final_of": {names[k]: _num(f)
                                       for k, f in enumerate(b.fraction_final)},
+                "net_out_incl_pores_mean": _num(b.charge_moved.mean) if b.charge_moved
+                else None,
                 "nernst_shift_in_box_mV": _num(b.box.nernst_shift_mV) if b.box else None}
         lines.extend(t.text())
     if c.capacitance is not None and c.theory is not None:
         lines.append(f"  capacitance from Var(V_m): "
                      f"{fmt_pm(c.capacitance.c_uF_per_cm2, c.capacitance.c_sem_uF_per_cm2, 3)} "
                      f"uF/cm^2 (theory: {c.theory.bare_mean:.3f} bare, "
-                     f"{c.theory.series_mean:.3f} with double layers)")
+                     f"{c.theory.series_mean:.3f} with double layers)"
+                     + ("" if c.capacitance.reliable else "; too few crossings to trust"))
     lines.extend(f"  note: {n}" for n in m.notes)
     return {"physics": physics, "physics_table": lines}

@@ -40,6 +40,7 @@ from sim.units import PER_NM3_TO_MM, PS_PER_NS
 from analysis.statistics import TimeSeriesStats, analyze_series
 
 __all__ = ["open_run", "measure", "Measurements", "SeriesMean", "permeant_species", "running_mean",
+           "moved_out_by_position",
            "INSIDE", "OUTSIDE"]
 
 INSIDE, OUTSIDE = 0, 1
@@ -74,6 +75,10 @@ def open_run(path, need_potential: bool = False) -> RunData:
                         f"{hint}") from None
     if "counts" not in run.observable_names or len(run.compartment_names) == 0:
         raise UserError(f"{p}: the run holds no samples yet (no 'counts' observable); {hint}")
+    if need_potential and not run.scenario.membranes:
+        raise UserError(f"{p}: this run has no membranes (a bulk electrolyte), so there is no "
+                        f"membrane potential to analyze; give a run with two or more "
+                        f"membranes")
     if need_potential and "membrane_potential" not in run.observable_names:
         raise UserError(f"{p}: this run has no membrane potential (it needs membranes and "
                         f"'electrostatics: ewald', this one has electrostatics "
@@ -177,6 +182,23 @@ class Measurements:
     @property
     def duration_ps(self) -> float:
         return float(self.times_ps[-1]) if self.times_ps.size else 0.0
+
+    def charge_moved(self) -> dict[int, "SeriesMean"] | None:
+        """Permeant species -> ions moved out counted by position (the capacitor's charge,
+        see :func:`moved_out_by_position`), mean +- SE over the frames after equilibration;
+        None when it cannot be computed. Reads the frames once (cached)."""
+        if not hasattr(self, "_charge_moved"):
+            result = None
+            if self.two_compartments and self.permeant:
+                got = moved_out_by_position(self.run)
+                if got is not None:
+                    times, moved = got
+                    f0 = min(int(np.searchsorted(times, self.t_equil_ps - 1e-9)),
+                             max(0, times.size - 1))
+                    result = {s: _stats(moved[:, s], None, f0, [], "") for s in self.permeant}
+                    self.frame_times_ps, self.frame_moved = times, moved
+            self._charge_moved = result
+        return self._charge_moved
 
     def net_out_final(self, s: int) -> int:
         """Net ions of species s moved from compartment 0 to 1 by the end of the run."""
@@ -322,3 +344,45 @@ def running_mean(values, g: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     if sem.size:
         sem[0] = np.nan
     return mean, sem
+
+
+def moved_out_by_position(run: RunData, max_values: int = 50_000_000):
+    """Ions of each species moved from compartment 0 to 1, counting an ion inside a membrane
+    by the fraction of the membrane it has traversed, at every frame.
+
+    By the Shockley-Ramo theorem a charge q at the fraction s of the way through a uniform
+    dielectric slab between two conductors (here the electrolytes) induces the charge s q on
+    the far side, so this count is the charge on the membrane capacitor, in ions: the number
+    that makes V_m. Counting whole crossings only (the compartment labels) misses the ions
+    that sit in the pores, which in a small box can be most of that charge. s rises linearly
+    from the face of compartment 0 to the face of compartment 1 (membrane 0 from below,
+    membrane 1 from above across the periodic boundary); water of compartment 0 is s = 0,
+    of compartment 1 s = 1.
+
+    Args:
+        run: a run with two compartments.
+        max_values: refuse (return None) when frames x ions exceeds this, to stay fast.
+
+    Returns:
+        (times_ps (F,), moved (F, S)): moved[f, s] = sum over ions of species s of
+        s_i(f) - s_i(0), or None for fewer than two compartments, no frames or too many
+        values.
+    """
+    sc = run.scenario
+    if len(sc.compartments) != 2 or run.n_frames == 0 or \
+            run.n_frames * run.species.size > max_values:
+        return None
+    lz = sc.box[2]
+    z = np.mod(run.positions()[:, :, 2], lz)
+    progress = np.zeros_like(z)
+    (lo1, hi1) = sc.compartment_bounds()[OUTSIDE]
+    progress[(z >= lo1) & (z < hi1)] = 1.0
+    (a0, b0), (a1, b1) = sc.membrane_bounds()
+    in0 = (z >= a0) & (z < b0)
+    progress[in0] = ((z - a0) / (b0 - a0))[in0]
+    in1 = (z >= a1) & (z < b1)
+    progress[in1] = ((b1 - z) / (b1 - a1))[in1]
+    n_species = len(sc.species)
+    per_species = np.stack([progress[:, run.species == s].sum(axis=1)
+                            for s in range(n_species)], axis=1)
+    return np.asarray(run.frame_times, dtype=float), per_species - per_species[0]

@@ -89,6 +89,7 @@ class H5MDWriter:
     def __init__(self, path: Path, scenario: Scenario, species: np.ndarray,
                  charges: np.ndarray, resume_step: int | None = None):
         self.path = Path(path)
+        self._pending: dict[str, list] = {}
         if resume_step is None:
             self.file = h5py.File(self.path, "w")
             self._create(scenario, species, charges)
@@ -148,20 +149,35 @@ class H5MDWriter:
             self._series(obs, name, tuple(shape), dtype, unit)
 
     # -- appending ------------------------------------------------------------------------
-    @staticmethod
-    def _append(group, step, time, value):
-        n = group["step"].shape[0]
+    # Samples wait in memory and go to the file in one resize per series at flush() (every
+    # checkpoint, and at the end or on an error): resizing three datasets per sample cost
+    # 1.4 ms per observable sample, 15% of the flagship's run time. A killed run loses only
+    # what a resume recomputes anyway (everything after the last checkpoint).
+    PENDING_ROWS = 512  # a series with this many waiting samples is written at once
+
+    def _append(self, path, step, time, value):
+        rows = self._pending.setdefault(path, [])
+        rows.append((step, time, np.array(value, copy=True)))
+        if len(rows) >= self.PENDING_ROWS:
+            self._write_pending(path)
+
+    def _write_pending(self, path):
+        rows = self._pending.pop(path, [])
+        if not rows:
+            return
+        group = self.file[path]
+        n, m = group["step"].shape[0], len(rows)
         for key in ("step", "time", "value"):
-            group[key].resize(n + 1, axis=0)
-        group["step"][n] = step
-        group["time"][n] = time
-        group["value"][n] = value
+            group[key].resize(n + m, axis=0)
+        group["step"][n:] = [r[0] for r in rows]
+        group["time"][n:] = [r[1] for r in rows]
+        group["value"][n:] = np.stack([r[2] for r in rows])
 
     def append_frame(self, step, time, pos):
-        self._append(self.file["particles/ions/position"], step, time, pos)
+        self._append("particles/ions/position", step, time, pos)
 
     def append_observable(self, name, step, time, value):
-        self._append(self.file["observables"][name], step, time, value)
+        self._append(f"observables/{name}", step, time, value)
 
     def append_crossings(self, rows: dict[str, np.ndarray]):
         cr = self.file["ionsim/crossings"]
@@ -171,10 +187,14 @@ class H5MDWriter:
             cr[name][n:] = rows[name]
 
     def flush(self):
+        """Write every waiting sample, then flush HDF5's buffers to disk."""
+        for path in list(self._pending):
+            self._write_pending(path)
         self.file.flush()
 
     def close(self):
         if self.file.id.valid:
+            self.flush()
             self.file.close()
 
     def _truncate_after(self, step):
@@ -204,6 +224,12 @@ def load_checkpoint(run_dir: Path) -> dict:
         return {k: data[k] for k in data.files}
 
 
+def _open_for_reading(path):
+    """Open read-only without HDF5's file lock, so that a run still being written can be
+    inspected; what it shows is the state at the run's last flush (every checkpoint)."""
+    return h5py.File(path, "r", locking=False)
+
+
 @dataclass
 class Series:
     """One observable time series: step (T,), time (T,) ps, value (T, ...) in `unit`."""
@@ -227,7 +253,7 @@ class RunData:
         if not path.exists():
             raise FileNotFoundError(f"{run_dir}: no {TRAJECTORY} (not an ionsim run directory)")
         self.scenario = read_scenario(self.dir)
-        with h5py.File(path, "r") as f:
+        with _open_for_reading(path) as f:
             ions = f["particles/ions"]
             self.box = ions["box/edges"][:]
             self.species = ions["species"][:].astype(np.int64)
@@ -242,7 +268,7 @@ class RunData:
         self.summary = json.loads(summary.read_text()) if summary.exists() else None
 
     def observable(self, name: str) -> Series:
-        with h5py.File(self.dir / TRAJECTORY, "r") as f:
+        with _open_for_reading(self.dir / TRAJECTORY) as f:
             if name not in f["observables"]:
                 raise KeyError(f"{self.dir}: no observable {name!r}; have "
                                f"{', '.join(self.observable_names)}")
@@ -252,7 +278,7 @@ class RunData:
 
     def positions(self, frames=slice(None)) -> np.ndarray:
         """Positions (F, N, 3) nm of the selected frames."""
-        with h5py.File(self.dir / TRAJECTORY, "r") as f:
+        with _open_for_reading(self.dir / TRAJECTORY) as f:
             return f["particles/ions/position/value"][frames].astype(np.float64)
 
     @property

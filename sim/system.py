@@ -52,13 +52,45 @@ def compartment_volume(scenario: Scenario, geometry: Geometry, k: int) -> float:
 
 
 def ion_counts(scenario: Scenario, geometry: Geometry) -> np.ndarray:
-    """Ions to place, (K compartments, S species): round(c * accessible volume)."""
+    """Ions to place, (K compartments, S species): round(c * accessible volume), made neutral.
+
+    One volume per compartment keeps a neutral pair of monovalent species neutral after
+    rounding; with three or more species rounding alone can leave a net charge of a few e.
+    Then the counts nearest their exact value after a change of one ion are changed, one ion
+    at a time, until the compartment is neutral (see :func:`_neutral_rounding`).
+    """
+    valences = np.array([s.valence for s in scenario.species], dtype=np.int64)
     counts = np.zeros((len(scenario.compartments), len(scenario.species)), dtype=np.int64)
     for k, comp in enumerate(scenario.compartments):
         volume = compartment_volume(scenario, geometry, k)
-        for s, sp in enumerate(scenario.species):
-            counts[k, s] = int(round(comp.concentration(sp.name) * volume))
+        exact = np.array([comp.concentration(sp.name) * volume for sp in scenario.species])
+        counts[k] = _neutral_rounding(exact, valences)
     return counts
+
+
+def _neutral_rounding(exact: np.ndarray, valences: np.ndarray) -> np.ndarray:
+    """Whole ion numbers near `exact` (S,) whose charge sum(n z) is zero where a change of a
+    few ions can make it so. Greedy: each step changes by one ion the species (present in
+    `exact`) whose change most reduces |charge| at the least distance from its exact value.
+    Where no step helps (say only divalent species left), the charge stays and
+    :func:`check_counts` refuses the scenario with the numbers."""
+    n = np.rint(exact).astype(np.int64)
+    for _ in range(8 * len(n) + 8):
+        charge = int(n @ valences)
+        if charge == 0:
+            break
+        best = None
+        for s in np.nonzero(exact > 0)[0]:
+            for delta in (-1, 1):
+                if n[s] + delta < 0 or abs(charge + delta * valences[s]) >= abs(charge):
+                    continue
+                cost = (abs(charge + delta * valences[s]), abs(n[s] + delta - exact[s]))
+                if best is None or cost < best[0]:
+                    best = (cost, s, delta)
+        if best is None:
+            break
+        n[best[1]] += best[2]
+    return n
 
 
 def check_counts(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> None:

@@ -29,7 +29,7 @@ from analysis.nernst import analyze_run, permeability_from_crossings
 from analysis.profiles import Profiles
 from analysis.report import PLOT_FILES
 from analysis.run_summary import physics_summary
-from analysis.runs import measure, open_run, running_mean
+from analysis.runs import measure, moved_out_by_position, open_run, running_mean
 from analysis.statistics import analyze_series
 from analysis.theory import ionic_strength_mM, nernst_mV
 from sim.cli import main
@@ -151,7 +151,7 @@ def test_analyze_matches_nernst_and_capacitor_theory(ewald_run, capsys):
                                     ion_size_nm=row.ion_size_nm,
                                     eps_r=m.scenario.solvent_permittivity)
     assert row.activity_mV == pytest.approx(act, abs=1e-9)
-    assert f"{act:+.2f} mV" in out
+    assert f"{act:+.2f} +/- {row.measured.sem:.2f} mV" in out
     # the deviation in combined standard errors
     dev = (m.vm.mean - expected) / math.hypot(m.vm.sem, row.measured.sem)
     assert row.dev_measured == pytest.approx(dev, rel=1e-9)
@@ -310,6 +310,48 @@ def test_budget_counts_the_crossings_and_scales_to_a_real_cell(ideal_run, capsys
     assert "needs 1.1 mL" in out
 
 
+def test_ions_in_pores_count_by_the_fraction_of_the_membrane_traversed(ideal_run):
+    # by hand: a scenario's geometry with hand-placed ions (frame 0 all inside)
+    sc = ideal_scenario()
+    (c0, _), (c1, _) = sc.compartment_bounds()
+    (a0, b0), (a1, b1) = sc.membrane_bounds()  # membrane 0 above compartment 0, 1 below it
+    d = b0 - a0
+    start = [c0 + 1.0] * 5
+    later = [a0 + d / 4,  # a quarter through membrane 0 from the inside: 1/4
+             a0 + d / 2,  # half-way: 1/2
+             c1 + 1.0,    # in the outside water: 1
+             b1 - d / 4,  # a quarter through membrane 1 from the inside (above it): 1/4
+             b1 + c0 + 1.0]  # back inside across the periodic boundary (z wraps): 0
+
+    class Frames:
+        scenario, species, n_frames = sc, np.zeros(5, dtype=np.int64), 2
+        frame_times = np.array([0.0, 10.0])
+
+        def positions(self):
+            pos = np.zeros((2, 5, 3))
+            pos[0, :, 2], pos[1, :, 2] = start, later
+            return pos
+
+    times, moved = moved_out_by_position(Frames())
+    assert moved[:, 0] == pytest.approx([0.0, 0.25 + 0.5 + 1.0 + 0.25 + 0.0])
+    assert np.all(moved[:, 1] == 0)
+
+    # a real run: whole ions where no ion is in a pore, within the pore count of it elsewhere
+    run = RunData(ideal_run.run_dir)
+    times, moved = moved_out_by_position(run)
+    k = run.species_names.index("K+")
+    counts = run.observable("counts")
+    z = np.mod(run.positions()[:, :, 2], run.scenario.box[2])
+    in_pore = np.zeros(z.shape, dtype=bool)
+    for lo, hi in run.scenario.membrane_bounds():
+        in_pore |= (z >= lo) & (z < hi)
+    assert in_pore.any()
+    for f, t in enumerate(times):
+        i = int(np.searchsorted(counts.time, t))
+        labels = counts.value[0, 0, k] - counts.value[i, 0, k]
+        assert abs(moved[f, k] - labels) <= in_pore[f].sum() + 1e-9
+
+
 def test_budget_cell_radius_changes_the_real_cell(ideal_run, capsys):
     assert main(["budget", str(ideal_run.run_dir), "--cell-radius", "10 um"]) == 0
     out = capsys.readouterr().out
@@ -391,11 +433,13 @@ def test_report_writes_markdown_html_and_plots(ewald_run, capsys):
 def test_report_without_potential(ideal_run, capsys):
     from analysis.report import main as report_main
     d = ideal_run.run_dir
+    stale = d / PLOT_FILES["vm_histogram"][0]
+    stale.write_bytes(b"an earlier report's plot")
     assert report_main([str(d)]) == 0
     capsys.readouterr()
     for key in ("lecture_curves", "profiles", "channel_crossings"):
         _check_png(d / PLOT_FILES[key][0], key)
-    assert not (d / PLOT_FILES["vm_histogram"][0]).exists()
+    assert not stale.exists()  # no V_m: no histogram, and an old one is not left behind
     assert "n/a" in (d / "report.md").read_text()
 
 
@@ -453,3 +497,25 @@ def test_module_entry_points(ideal_run, tmp_path, capsys):
     assert "Lecture claim 2" in capsys.readouterr().out
     assert report.main([str(tmp_path)]) == 2
     _one_line_error(capsys, tmp_path, "not an ionsim run directory")
+
+
+# --- the shipped depth series -------------------------------------------------------------
+
+def test_depth_series_scenarios_are_the_flagship_at_other_depths():
+    from pathlib import Path
+    from sim.scenario import load_scenario
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    flagship = load_scenario(root / "potassium.yaml")
+    series = [load_scenario(p) for p in sorted((root / "depth_series").glob("*.yaml"))]
+    assert len(series) >= 3
+    depths = [sc.compartments[0].depth for sc in series]
+    assert len(set(depths)) == len(depths) and max(depths) / min(depths) >= 4
+    assert flagship.compartments[0].depth in depths
+    for sc in series:
+        # everything but the inside depth (and the run length, seed, name) is the flagship's
+        assert sc.species == flagship.species and sc.membranes == flagship.membranes
+        assert sc.compartments[1] == flagship.compartments[1]
+        assert sc.compartments[0].concentrations == flagship.compartments[0].concentrations
+        assert (sc.temperature, sc.box_xy, sc.electrostatics) == \
+            (flagship.temperature, flagship.box_xy, flagship.electrostatics)
+        assert sc.run.dt == flagship.run.dt and sc.run.steps <= flagship.run.steps
