@@ -1,0 +1,42 @@
+"""The default time step, from measurement (bench/timestep_study.py holds the full study).
+
+For scale (issue 3): with WCA at 0.3 nm, OpenMM 8.6's Brownian integrator at dt = 1 ps gives a
+diffusion coefficient about 7 times too high on a 150 mM electrolyte, because ions step through
+each other's cores. Here such a step must not pass silently: the force guard stops the run.
+At the default dt, D from the mean squared displacement of the interacting electrolyte
+(WCA + Ewald) must agree with a run at half the step within the error bars; its measured
+D / D0 sits just below 1, as the obstruction by other ions predicts (~1% at 150 mM).
+"""
+
+from pathlib import Path
+
+from bench.timestep_study import measure
+from sim.scenario import load_scenario
+
+N_IONS = 400
+DT_PS = 0.05  # the step the shipped scenarios use
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def test_shipped_scenarios_use_the_measured_step():
+    for path in sorted(SCENARIOS.rglob("*.yaml")):
+        assert load_scenario(path).run.dt <= DT_PS, path
+
+
+def test_a_step_that_lets_ions_pass_through_each_other_is_stopped():
+    result = measure(N_IONS, 1.0, 200.0)  # dt = 1 ps
+    assert "unstable" in result, result
+    assert "blew up" in result["unstable"]
+
+
+def _diffusion(dt, total_ps):
+    r = measure(N_IONS, dt, total_ps)
+    assert "unstable" not in r, r
+    return r["D_over_D0"]["mean"], r["D_over_D0"]["sem"]
+
+
+def test_default_step_gives_the_small_step_diffusion():
+    d_ref, e_ref = _diffusion(DT_PS / 2, 300.0)
+    d, e = _diffusion(DT_PS, 300.0)
+    assert abs(d - d_ref) < 3 * (e ** 2 + e_ref ** 2) ** 0.5, (d, e, d_ref, e_ref)
+    assert 0.9 < d < 1.02  # crowding slows diffusion a little; never faster than free
