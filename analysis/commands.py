@@ -8,9 +8,15 @@ which gives the same one-line errors and exit code 2 for mistakes a user can mak
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
-__all__ = ["register", "run_standalone"]
+__all__ = ["register", "run_standalone", "describe"]
+
+
+def describe(doc: str) -> str:
+    """A module docstring's first line without its reST literals, for --help."""
+    return re.sub(r":? ``[^`]*``", "", doc.strip().splitlines()[0]).rstrip(".:") + "."
 
 
 def register(subparsers) -> None:
@@ -20,29 +26,37 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "analyze", help="compare a run's membrane potential with Nernst, GHK and the "
                         "capacitor (also: python -m analysis.nernst)",
-        description=nernst.__doc__.splitlines()[0])
+        description=describe(nernst.__doc__))
     nernst.add_arguments(p)
     p.set_defaults(handler=nernst.run_command)
 
     p = subparsers.add_parser(
         "budget", help="how many ions crossed, and the same for a real cell "
                        "(also: python -m analysis.ion_budget)",
-        description=ion_budget.__doc__.splitlines()[0])
+        description=describe(ion_budget.__doc__))
     ion_budget.add_arguments(p)
     p.set_defaults(handler=ion_budget.run_command)
 
     p = subparsers.add_parser(
         "report", help="write report.md and report.html with tables and plots into the run "
                        "directory (also: python -m analysis.report)",
-        description=report.__doc__.splitlines()[0])
+        description=describe(report.__doc__))
     report.add_arguments(p)
     p.set_defaults(handler=report.run_command)
+
+    from analysis import validate
+    p = subparsers.add_parser(
+        "validate", help="run the scenario library and engine checks against theory "
+                         "(also: python -m analysis.validate)",
+        description=describe(validate.__doc__))
+    validate.add_arguments(p)
+    p.set_defaults(handler=validate.run_command)
 
 
 def run_standalone(prog: str, description: str, add_arguments, handler, argv=None) -> int:
     """Parse argv for one command and run it; a UserError prints one line, exit code 2."""
     from sim.cli import EXIT_USAGE, UserError
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=describe(description))
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,116 @@
+"""The validation cases and how one is run.
+
+A case is either an engine check (:mod:`analysis.validation.engine_checks`) or a scenario
+from ``scenarios/`` run into ``DIR/runs/<case>`` and checked by
+:mod:`analysis.validation.scenario_checks`. ``--quick`` replaces each scenario's duration
+with ``quick_ns`` (ns); ``--full`` keeps the scenario's own duration.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.validation.verdict import CaseResult
+
+__all__ = ["Case", "CASES", "SCENARIO_DIR", "run_case"]
+
+def _scenario_dir() -> Path:
+    """scenarios/ of the source tree this module sits in, else ./scenarios (an installed
+    package carries no scenario files: run from the repository root)."""
+    here = Path(__file__).resolve().parents[2] / "scenarios"
+    return here if here.is_dir() else Path.cwd() / "scenarios"
+
+
+SCENARIO_DIR = _scenario_dir()
+
+
+@dataclass(frozen=True)
+class Case:
+    """name: the case; question: what it asks; scenario: file name in scenarios/ (None for an
+    engine check); quick_ns: run length for --quick, ns; cost: relative cost (to schedule the
+    longest first)."""
+
+    name: str
+    question: str
+    scenario: str | None = None
+    quick_ns: float = 3.0
+    cost: float = 1.0
+
+
+CASES: list[Case] = [
+    Case("free_diffusion", "Does an ion diffuse with the D it was given?", cost=0.01),
+    Case("harmonic_well", "Is the harmonic-well variance kT/k under Leimkuhler-Matthews?",
+         cost=0.01),
+    Case("ewald_forces", "Are Ewald forces within the requested 1e-3 of a direct sum?",
+         cost=0.02),
+    Case("capacitor", "Does the 1-D field give the capacitor's Q/(CA)?", cost=0.001),
+    Case("potassium_balanced", "Is V_m the K+ Nernst potential?", "potassium_balanced.yaml"),
+    Case("no_channels", "No channels: V_m = 0?", "no_channels.yaml", quick_ns=2.0, cost=0.7),
+    Case("symmetric", "Equal concentrations: V_m = 0?", "symmetric.yaml"),
+    Case("chloride", "Anion: does the sign flip?", "chloride.yaml"),
+    Case("calcium", "Divalent: is the potential halved?", "calcium.yaml"),
+    Case("donnan", "Is V_m the Donnan potential?", "donnan.yaml"),
+    Case("resting_potential", "Is V_m the GHK voltage?", "resting_potential.yaml",
+         cost=2.0),
+    Case("selectivity", "Does a barrier set P_Na/P_K?", "selectivity.yaml", quick_ns=2.0,
+         cost=1.5),
+]
+
+
+def _set_threads(jobs: int) -> None:
+    """With several jobs and no NUMBA_NUM_THREADS given, share the cores between them."""
+    if jobs > 1 and "NUMBA_NUM_THREADS" not in os.environ:
+        import numba
+        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS,
+                                          (os.cpu_count() or 1) // jobs)))
+
+
+def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = None,
+             jobs: int = 1) -> list[CaseResult]:
+    """Run one case; every result carries the case's wall time. Errors become FAILs."""
+    _set_threads(jobs)
+    t0 = time.perf_counter()
+    try:
+        if case.scenario is None:
+            from analysis.validation import engine_checks
+            results = [getattr(engine_checks, case.name)(quick=quick)]
+        else:
+            results = _run_scenario_case(case, Path(out_dir), quick, duration_ns)
+    except Exception as err:  # noqa: BLE001 - a broken case is a FAIL, not a crash
+        results = [CaseResult.error(case.name, case.question, err, case.scenario or "")]
+    seconds = time.perf_counter() - t0
+    for r in results:
+        r.seconds = seconds
+        r.scenario = r.scenario or (case.scenario or "")
+        if not r.verdict:
+            r.decide()
+    return results
+
+
+def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns):
+    from sim.io import RunData
+    from sim.run import run_scenario
+    from sim.scenario import load_scenario
+
+    from analysis.runs import measure
+    from analysis.validation import scenario_checks
+
+    sc = load_scenario(SCENARIO_DIR / case.scenario)
+    ns = duration_ns if duration_ns is not None else (case.quick_ns if quick else None)
+    if ns is not None:
+        sc = sc.with_run(steps=max(1, round(ns * 1000.0 / sc.run.dt)))
+    run_dir = out_dir / "runs" / case.name
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_scenario(sc, run_dir, quiet=True, log=lambda *a: None)
+    m = measure(RunData(run_dir))
+    results = scenario_checks.CHECKS[case.name](m)
+    for r in results:
+        r.run_dir = str(run_dir)
+        r.notes.extend(m.notes[:2])
+        r.notes.append(f"simulated {m.duration_ps / 1000:.3g} ns")
+    return results

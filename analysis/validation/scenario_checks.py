@@ -1,0 +1,271 @@
+"""What each validation scenario is checked against.
+
+Every function takes the :class:`analysis.runs.Measurements` of a finished run and returns
+a list of undecided :class:`~analysis.validation.verdict.CaseResult` (the runner decides).
+Potentials are V_in - V_out in mV (compartment 0 is the inside), concentrations mM.
+
+Resolution: a potential whose combined SE exceeds 10 mV cannot decide a case
+(INCONCLUSIVE), nor can fewer than ``MIN_CROSSINGS`` crossings after equilibration: the
+membrane potential of a small patch moves in steps of e / C (tens of mV here), so its mean
+and the SE of that mean mean little until the capacitor's charge has changed many times.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.units import PS_PER_NS
+
+from analysis.capacitance import capacitance_theory, measured_capacitance
+from analysis.nernst import compare, ghk_from_crossings, permeability_from_crossings
+from analysis.runs import INSIDE, OUTSIDE, Measurements
+from analysis.theory import donnan_equilibrium, ghk_voltage_mV
+from analysis.validation.verdict import CaseResult
+
+__all__ = ["CHECKS", "RESOLUTION_MV", "MIN_CROSSINGS", "selectivity_theory"]
+
+RESOLUTION_MV = 10.0
+MIN_CROSSINGS = 30
+MIN_N_EFF = 20  # independent samples of a time series behind a mean's SE
+
+
+def _crossings_after(m: Measurements, species: int | None = None) -> tuple[int, int]:
+    """(out, in) crossings after equilibration (species None: all species)."""
+    cr = m.run.crossings
+    sel = np.asarray(cr["time"]) >= m.t_equil_ps
+    if species is not None:
+        sel &= np.asarray(cr["species"]) == species
+    n_out = int(np.sum(sel & (cr["from"] == INSIDE) & (cr["to"] == OUTSIDE)))
+    n_in = int(np.sum(sel & (cr["from"] == OUTSIDE) & (cr["to"] == INSIDE)))
+    return n_out, n_in
+
+
+def _vm_result(m: Measurements, case: str, question: str, reference: float, ref_se: float,
+               source: str, quantity: str = "V_m", **kw) -> CaseResult:
+    n = sum(_crossings_after(m))
+    r = CaseResult(case=case, question=question, quantity=quantity, unit="mV",
+                   value=m.vm.mean if m.vm else None, se=m.vm.sem if m.vm else None,
+                   reference=reference, reference_se=ref_se, source=source,
+                   resolution=RESOLUTION_MV, **kw)
+    if "min_count" not in kw:
+        r.count, r.min_count = n, MIN_CROSSINGS
+    st = m.vm.stats if m.vm else None
+    if st is not None:
+        r.n_eff, r.min_n_eff = float(st.n_effective), MIN_N_EFF
+    r.notes.append(f"{n} crossings after equilibration at {m.t_equil_ps / PS_PER_NS:.2g} ns "
+                   f"({m.equilibration_source})")
+    if m.vm_series is not None:
+        r.series = (np.asarray(m.vm_series.time) / PS_PER_NS, np.asarray(m.vm_series.value),
+                    m.t_equil_ps / PS_PER_NS)
+    return r
+
+
+def _nernst(m: Measurements, case: str, species: str, question: str) -> list[CaseResult]:
+    row = next(r for r in compare(m).rows if r.species == species)
+    if row.measured is None:
+        return [_vm_result(m, case, question, math.nan, 0.0, "no measured concentration")]
+    r = _vm_result(m, case, question, row.measured.mean, row.measured.sem,
+                   f"Nernst (kT/{row.valence}e) ln(c_out/c_in), measured bulk {species} "
+                   f"{row.c_in_mM.mean:.0f} / {row.c_out_mM.mean:.0f} mM "
+                   f"(ideal; equal ionic strengths)")
+    r.notes.append(f"Nernst from the initial concentrations {row.initial_mV:+.1f} mV, "
+                   f"activity-corrected {row.activity_mV:+.1f} mV")
+    return [r]
+
+
+def check_potassium_balanced(m):
+    return _nernst(m, "potassium_balanced", "K+",
+                   "Is V_m the Nernst potential of K+ (10:1, equal ionic strength)?")
+
+
+def check_chloride(m):
+    return _nernst(m, "chloride", "Cl-", "Does the sign flip for an anion (Cl-, 10:1)?")
+
+
+def check_calcium(m):
+    return _nernst(m, "calcium", "Ca2+", "Is a divalent ion's Nernst potential halved?")
+
+
+def check_no_channels(m):
+    n = sum(m.crossings_out.values()) + sum(m.crossings_in.values())
+    r = _vm_result(m, "no_channels", "No channels: is V_m zero despite a 10:1 gradient?",
+                   0.0, 0.0, "no charge crosses: V_m = 0 (an uncharged capacitor)",
+                   count=None, min_count=None)
+    r.notes.append(f"{n} crossings (must be 0)")
+    if n:
+        r.abs_tol = 0.0  # any crossing through a membrane without channels fails
+    return [r]
+
+
+def check_symmetric(m):
+    out = [_vm_result(m, "symmetric", "Equal concentrations: is V_m zero?", 0.0, 0.0,
+                      "Nernst with c_out = c_in: ln 1 = 0")]
+    cap, theory = measured_capacitance(m), capacitance_theory(m.scenario)
+    if cap is not None and theory is not None:
+        r = CaseResult(case="symmetric_capacitance",
+                       question="Does the voltage noise give the capacitance, "
+                                "Var(V_m) = kT / C?",
+                       quantity="C from Var(V_m)", unit="uF/cm^2", value=cap.c_uF_per_cm2,
+                       se=cap.c_sem_uF_per_cm2, reference=theory.series_mean,
+                       source="eps0 eps_m / d in series with the two Debye double layers "
+                              "(analysis.capacitance)", scenario="symmetric.yaml",
+                       count=cap.n_crossings, min_count=MIN_CROSSINGS,
+                       resolution=0.35 * theory.series_mean)
+        r.notes.append(f"bare membrane eps0 eps_m / d = {theory.bare_mean:.3f} uF/cm^2")
+        out.append(r)
+    return out
+
+
+def check_donnan(m):
+    sc = m.scenario
+    names = m.species_names
+    k, cl = names.index("K+"), names.index("Cl-")
+    vol = [float(np.sum(m.initial_counts[i])) / max(1e-12, float(np.sum(m.initial_mM[i])))
+           for i in (INSIDE, OUTSIDE)]  # ions per mM: proportional to volume
+    c_in = {"K+": m.initial_mM[INSIDE, k], "Cl-": m.initial_mM[INSIDE, cl]}
+    c_out = {"K+": m.initial_mM[OUTSIDE, k], "Cl-": m.initial_mM[OUTSIDE, cl]}
+    imperm = m.initial_mM[INSIDE, k] - m.initial_mM[INSIDE, cl]  # monovalent A- inside
+    theory = donnan_equilibrium({"K+": 1, "Cl-": -1}, c_out, imperm, -1, sc.temperature,
+                                c_in_mM=c_in, volume_ratio_out_in=vol[1] / vol[0])
+    r1 = _vm_result(m, "donnan", "Is V_m the Donnan potential?", theory.potential_mV, 0.0,
+                    f"Donnan equilibrium for these volumes (analysis.theory."
+                    f"donnan_equilibrium): r = {theory.donnan_ratio:.3f}")
+    # both ions at the same ratio: r_K / r_Cl = (cK_in/cK_out) / (cCl_out/cCl_in) = 1
+    b = m.bulk_mM
+    parts = [b[INSIDE, k], b[OUTSIDE, k], b[OUTSIDE, cl], b[INSIDE, cl]]
+    if all(p.mean > 0 for p in parts):
+        ratio = parts[0].mean * parts[3].mean / (parts[1].mean * parts[2].mean)
+        rel = math.sqrt(sum((p.sem / p.mean) ** 2 for p in parts))
+        r2 = CaseResult(case="donnan_ratio",
+                        question="Do K+ and Cl- reach the same Donnan ratio?",
+                        quantity="r_K / r_Cl = (cK_in cCl_in) / (cK_out cCl_out)", unit="1",
+                        value=ratio, se=ratio * rel, reference=1.0,
+                        source="Donnan: c_K,in / c_K,out = c_Cl,out / c_Cl,in",
+                        scenario="donnan.yaml", resolution=0.25)
+        r2.notes.append(f"r_K = {parts[0].mean / parts[1].mean:.3f}, "
+                        f"r_Cl = {parts[2].mean / parts[3].mean:.3f} (theory "
+                        f"{theory.donnan_ratio:.3f})")
+        return [r1, r2]
+    return [r1]
+
+
+def _ghk_se(m: Measurements, est) -> float:
+    """SE of the GHK voltage from Poisson errors of the crossing counts (mV): each species'
+    permeability scales with its count n, so dV = sum_s (dV/d ln P_s)^2 / n_s."""
+    names = list(est.relative)
+    c_in = {n: m.bulk_mM[INSIDE, m.species_names.index(n)].mean for n in names}
+    c_out = {n: m.bulk_mM[OUTSIDE, m.species_names.index(n)].mean for n in names}
+    val = {n: m.valences[m.species_names.index(n)] for n in names}
+    var = 0.0
+    for n in names:
+        count = sum(est.crossings[n])
+        if count <= 0:
+            return math.nan
+        up = dict(est.relative)
+        up[n] *= 1.01
+        dv = (ghk_voltage_mV(up, c_in, c_out, val, m.temperature) - est.value_mV) / 0.01
+        var += dv ** 2 / count
+    return math.sqrt(var)
+
+
+def check_resting_potential(m):
+    est = ghk_from_crossings(m)
+    q = "Three permeant ions: is V_m the GHK voltage for the measured permeabilities?"
+    if est is None or est.value_mV is None:
+        r = _vm_result(m, "resting_potential", q, math.nan, 0.0,
+                       f"GHK not computed: {est.reason if est else 'no estimate'}")
+        return [r]
+    names = list(est.relative)
+    rel = ", ".join(f"{n} {est.relative[n] / est.relative.get('K+', 1):.3g}" for n in names)
+    r = _vm_result(m, "resting_potential", q, est.value_mV, _ghk_se(m, est),
+                   f"GHK voltage (Goldman 1943, Hodgkin-Katz 1949), P from unidirectional "
+                   f"crossings (analysis.nernst.ghk_from_crossings): P/P_K = {rel}")
+    least = min(sum(c) for c in est.crossings.values())
+    r.count, r.min_count = least, 10  # each permeability needs some crossings
+    r.notes.append("crossings (out, in): " + ", ".join(f"{n} {est.crossings[n]}"
+                                                        for n in names))
+    textbook = {"K+": 1.0, "Na+": 0.04, "Cl-": 0.45}
+    if set(names) == set(textbook):
+        c_in = {n: m.bulk_mM[INSIDE, m.species_names.index(n)].mean for n in names}
+        c_out = {n: m.bulk_mM[OUTSIDE, m.species_names.index(n)].mean for n in names}
+        v = ghk_voltage_mV(textbook, c_in, c_out, {"K+": 1, "Na+": 1, "Cl-": -1},
+                           m.temperature)
+        r.notes.append(f"GHK with the textbook 1 : 0.04 : 0.45 at the measured "
+                       f"concentrations: {v:+.1f} mV")
+    return [r]
+
+
+def selectivity_theory(scenario, species: str, reference: str = "K+") -> tuple[float, float]:
+    """P_species / P_reference of one pore type, and the pore-limited limit.
+
+    Diffusion resistance of one pore for species s (nm^-1 ps, i.e. 1 / (D x length)):
+    R_s = L_s exp(dG_s/kT) / (pi rho_s^2 D_s) + 2 / (4 rho_s D_s), with rho_s = r - a_s (the
+    radius open to the ion's centre), L_s = d + 2 a_s (the length its centre travels in the
+    pore) and two Hall access resistances 1 / (4 rho D) (Hall, J. Gen. Physiol. 66 (1975)
+    531). Returns (R_ref / R_s, (D_s / D_ref) exp(-dG_s / kT))."""
+    ch = next(c for mem in scenario.membranes for c in mem.channels
+              if species in c.permeant and reference in c.permeant)
+    d = scenario.membranes[0].thickness
+    sp = {s.name: s for s in scenario.species}
+    barriers = dict(ch.barriers)
+
+    def resistance(name):
+        a = sp[name].radius
+        rho = ch.radius - a
+        boltz = math.exp(barriers.get(name, 0.0) / scenario.kT)
+        return (d + 2 * a) * boltz / (math.pi * rho ** 2 * sp[name].diffusion) \
+            + 2 / (4 * rho * sp[name].diffusion)
+
+    limit = sp[species].diffusion / sp[reference].diffusion \
+        * math.exp(-barriers.get(species, 0.0) / scenario.kT)
+    return resistance(reference) / resistance(species), limit
+
+
+MODEL_UNCERTAINTY = 0.10  # relative, of the access-resistance model (see the scenario header)
+
+
+def check_selectivity(m):
+    names = m.species_names
+    k, na = names.index("K+"), names.index("Na+")
+    t_ns = (m.duration_ps - m.t_equil_ps) / PS_PER_NS
+    vm = m.vm.mean if m.vm else 0.0
+    p, counts = {}, {}
+    for s in (k, na):
+        n_out, n_in = _crossings_after(m, s)
+        counts[names[s]] = n_out + n_in
+        p[s] = permeability_from_crossings(n_out, n_in, m.bulk_mM[INSIDE, s].mean,
+                                           m.bulk_mM[OUTSIDE, s].mean, m.valences[s], vm,
+                                           m.temperature, m.membrane_area_nm2, t_ns)
+    model, limit = selectivity_theory(m.scenario, "Na+")
+    ok = p[k] and p[na] is not None and counts["K+"] > 0
+    ratio = p[na] / p[k] if ok else math.nan
+    se = ratio * math.sqrt(1 / max(counts["Na+"], 1) + 1 / max(counts["K+"], 1)) if ok \
+        else math.nan
+    barrier = dict(next(c for mem in m.scenario.membranes for c in mem.channels).barriers)
+    r = CaseResult(case="selectivity", scenario="selectivity.yaml",
+                   question=f"Does a {barrier.get('Na+', 0) / m.scenario.kT:g} kT barrier "
+                            f"cut P_Na / P_K as a pore-plus-access resistance model predicts?",
+                   quantity="P_Na / P_K from unidirectional crossings", unit="1",
+                   value=ratio, se=se, reference=model,
+                   reference_se=MODEL_UNCERTAINTY * model,
+                   source="R_K / R_Na, R = L e^(dG/kT) / (pi rho^2 D) + 1 / (2 rho D) "
+                          "(pore + Hall access resistance), +-10% model uncertainty",
+                   count=min(counts.values()), min_count=MIN_CROSSINGS,
+                   resolution=0.15)
+    r.notes.append(f"crossings K+ {counts['K+']}, Na+ {counts['Na+']} (Poisson SE); "
+                   f"pore-limited (D_Na/D_K) exp(-dG/kT) = {limit:.3f}")
+    return [r]
+
+
+CHECKS = {
+    "potassium_balanced": check_potassium_balanced,
+    "no_channels": check_no_channels,
+    "symmetric": check_symmetric,
+    "chloride": check_chloride,
+    "calcium": check_calcium,
+    "donnan": check_donnan,
+    "resting_potential": check_resting_potential,
+    "selectivity": check_selectivity,
+}
