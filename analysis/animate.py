@@ -80,6 +80,7 @@ FIG_SIZE_IN = (12.8, 7.2)    # 1280 x 720 px at the default 100 dpi
 MIN_ION_PT = 3.0             # smallest drawn ion diameter, points
 TOP_NEAR_NM = 1.0            # top view: ions within this distance of the membrane faces
 HOLD_S = 0.6                 # how long (movie seconds) a crossing ring stays visible
+AVERAGE_FRACTION = 0.08       # V_m running-mean window, as a fraction of the time span
 N_LABELS = 8                 # crossing labels shown at once (the rest get rings only)
 
 
@@ -212,7 +213,10 @@ class RunAnimation:
             t = s.time / PS_PER_NS
             v = np.asarray(s.value, dtype=float)
             dt_ns = np.median(np.diff(t)) if len(t) > 1 else 1.0
-            n_avg = max(1, int(round(0.02 * (t1 - t0) / dt_ns)))
+            # A window of 8% of the shown span: on a small patch V_m's thermal noise
+            # (sqrt(kT/C), ~35 mV for the flagship) is correlated over ~0.5 ns, and a window
+            # of several correlation times is what lets the eye see the plateau.
+            n_avg = max(1, int(round(AVERAGE_FRACTION * (t1 - t0) / dt_ns)))
             self.vm = (t, v, _running_mean(v, n_avg), n_avg * dt_ns)
         # Net ions of each permeant species moved out of compartment 0.
         c = run.observable("counts")
