@@ -123,7 +123,9 @@ def test_voltage_panel_with_nernst_line(run_dir, tmp_path):
         counts = f["observables/counts"]
         g = f["observables"].create_group("membrane_potential")
         g["step"], g["time"] = counts["step"][:], counts["time"][:]
-        g["value"] = np.linspace(0.0, -40.0, len(counts["step"]))
+        # a ramp that reaches -40 mV halfway and stays: the title's running mean (a window
+        # of a few % of the run) then reads -40.0 mV at the end
+        g["value"] = np.clip(np.linspace(0.0, -80.0, len(counts["step"])), -40.0, None)
         g["value"].attrs["unit"] = "mV"
     run = RunData(rd)
     anim = RunAnimation(run, np.arange(run.n_frames), dpi=DPI)
