@@ -19,38 +19,27 @@ def describe(doc: str) -> str:
     return re.sub(r":? ``[^`]*``", "", doc.strip().splitlines()[0]).rstrip(".:") + "."
 
 
+#: (sub-command, module, help); each module has add_arguments(parser) and run_command(args).
+COMMANDS = (
+    ("analyze", "nernst", "compare a run's membrane potential with Nernst, GHK and the "
+                          "capacitor"),
+    ("budget", "ion_budget", "how many ions crossed, and the same for a real cell"),
+    ("report", "report", "write report.md and report.html with tables and plots into the "
+                         "run directory"),
+    ("validate", "validate", "run the scenario library and engine checks against theory"),
+)
+
+
 def register(subparsers) -> None:
-    """Add ``analyze``, ``budget`` and ``report`` to the ``ionsim`` command line."""
-    from analysis import ion_budget, nernst, report
-
-    p = subparsers.add_parser(
-        "analyze", help="compare a run's membrane potential with Nernst, GHK and the "
-                        "capacitor (also: python -m analysis.nernst)",
-        description=describe(nernst.__doc__))
-    nernst.add_arguments(p)
-    p.set_defaults(handler=nernst.run_command)
-
-    p = subparsers.add_parser(
-        "budget", help="how many ions crossed, and the same for a real cell "
-                       "(also: python -m analysis.ion_budget)",
-        description=describe(ion_budget.__doc__))
-    ion_budget.add_arguments(p)
-    p.set_defaults(handler=ion_budget.run_command)
-
-    p = subparsers.add_parser(
-        "report", help="write report.md and report.html with tables and plots into the run "
-                       "directory (also: python -m analysis.report)",
-        description=describe(report.__doc__))
-    report.add_arguments(p)
-    p.set_defaults(handler=report.run_command)
-
-    from analysis import validate
-    p = subparsers.add_parser(
-        "validate", help="run the scenario library and engine checks against theory "
-                         "(also: python -m analysis.validate)",
-        description=describe(validate.__doc__))
-    validate.add_arguments(p)
-    p.set_defaults(handler=validate.run_command)
+    """Add the analysis sub-commands (COMMANDS) to the ``ionsim`` command line."""
+    import importlib
+    for name, module_name, help_text in COMMANDS:
+        module = importlib.import_module(f"analysis.{module_name}")
+        p = subparsers.add_parser(name, help=f"{help_text} (also: python -m "
+                                             f"analysis.{module_name})",
+                                  description=describe(module.__doc__))
+        module.add_arguments(p)
+        p.set_defaults(handler=module.run_command)
 
 
 def run_standalone(prog: str, description: str, add_arguments, handler, argv=None) -> int:
