@@ -34,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate a scenario and write a run directory")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="run directory (default: runs/<scenario name>)")
-    run.add_argument("--steps", type=int, help="override run.steps")
+    length = run.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="override run.steps")
+    length.add_argument("--duration", metavar="TIME",
+                        help="override the simulated time, with a unit (e.g. '100 ns')")
     run.add_argument("--seed", type=int, help="override run.seed")
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
     run.add_argument("--animate", action="store_true",
@@ -76,9 +79,20 @@ def main(argv=None) -> int:
         return 130
 
 
-def _load(path, steps=None, seed=None):
+def _load(path, steps=None, seed=None, duration=None):
     scenario = load_scenario(path)
     changes = {}
+    if duration is not None:
+        from .units import UnitError, display_quantity, parse_quantity
+        try:
+            t = parse_quantity(duration, "time")
+        except UnitError as err:
+            raise UserError(f"--duration: {err}") from None
+        dt = scenario.run.dt
+        steps = int(round(t / dt))
+        if steps < 1:
+            raise UserError(f"--duration: must be at least one time step "
+                            f"({display_quantity(dt, 'time')}), got {duration!r}")
     if steps is not None:
         if steps < 0:
             raise UserError(f"--steps: must be >= 0, got {steps}")
@@ -92,7 +106,7 @@ def _load(path, steps=None, seed=None):
 
 def cmd_run(args) -> int:
     from .run import SimulationError, run_scenario
-    scenario = _load(args.scenario, args.steps, args.seed)
+    scenario = _load(args.scenario, args.steps, args.seed, args.duration)
     out = Path(args.out) if args.out else Path("runs") / scenario.name
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} exists and is not a directory")

@@ -71,3 +71,15 @@ def test_killed_run_resumes_bit_for_bit(tmp_path):
         assert np.array_equal(sa.step, sb.step) and np.array_equal(sa.value, sb.value)
     for key in ra.crossings:
         assert np.array_equal(ra.crossings[key], rb.crossings[key])
+
+
+def test_duration_option_sets_the_steps_from_a_time(tmp_path, capsys):
+    path = _write(tmp_path, steps=1000)  # dt 0.05 ps
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--duration", "2.5 ps"]) == 0
+    assert json.loads((out / "summary.json").read_text())["steps"] == 50
+    for bad, says in (("5", "missing unit"), ("5 nm", "is a length"),
+                      ("0.01 ps", "at least one time step")):
+        assert main(["run", str(path), "--out", str(out), "--duration", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--duration" in err and says in err, err
