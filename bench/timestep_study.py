@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.statistics import analyze_series  # noqa: E402
 from bench.bench_engine import bulk_electrolyte  # noqa: E402
+from sim.observe import advance_unwrapped  # noqa: E402
 from sim.run import Simulation, SimulationError  # noqa: E402
 
 
@@ -38,7 +39,6 @@ def contact_pairs(pos, box, species, sigma_pm):
 
 
 def measure(n_ions, dt, total_ps, window_ps=20.0):
-    import dataclasses
     sc = bulk_electrolyte(n_ions, "ewald")
     sc = sc.with_run(dt=dt)
     sim = Simulation(sc)
@@ -52,22 +52,14 @@ def measure(n_ions, dt, total_ps, window_ps=20.0):
         sim.advance(int(round(20.0 / dt)))  # 20 ps to relax the random start
         energies, contacts, d_ratio = [], [], []
         for _ in range(n_windows):
-            start = sim.ions.pos.copy()
-            unwrapped = start.copy()
-            prev = start.copy()
             sub = max(1, window // 10)
-            for _ in range(window // sub):
-                sim.advance(sub)
-                d = sim.ions.pos - prev
-                d -= box * np.round(d / box)
-                unwrapped += d
-                prev = sim.ions.pos.copy()
+            moved = advance_unwrapped(sim, sub * (window // sub), sub)
             e = sim.energies
             energies.append((e["wca"] + e["coulomb_real"] + e["coulomb_reciprocal"]
                              + e["coulomb_self"]) / sim.ions.n)
             contacts.append(contact_pairs(sim.ions.pos, box, sim.ions.species, sigma_pm))
-            msd = ((unwrapped - start) ** 2).sum(1)
-            d_ratio.append(np.mean(msd / (6 * window * dt) / d_true))
+            msd = (moved ** 2).sum(1)
+            d_ratio.append(np.mean(msd / (6 * sub * (window // sub) * dt) / d_true))
     except SimulationError as err:
         return {"dt_ps": dt, "unstable": str(err)}
     out = {"dt_ps": dt, "wall_s": round(time.perf_counter() - t0, 1)}

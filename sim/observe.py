@@ -73,3 +73,22 @@ def accumulate_profile(pos, species, bin_width, hist):
         if b >= nbins:
             b = nbins - 1
         hist[species[i], b] += 1
+
+
+def advance_unwrapped(sim, n_steps: int, every: int) -> np.ndarray:
+    """Advance `sim` by n_steps (in chunks of `every`) and return each ion's displacement
+    (N, 3) nm over them, unwrapped across the periodic box.
+
+    `every` must be short enough that no ion moves half a box edge between looks (the
+    minimum image of each chunk's displacement is taken). Used for mean squared
+    displacements: D = <|dr|^2> / (6 t)."""
+    box = sim.geometry.box
+    prev = sim.ions.pos.copy()
+    moved = np.zeros_like(prev)
+    for _ in range(n_steps // every):
+        sim.advance(every)
+        d = sim.ions.pos - prev
+        d -= box * np.round(d / box)
+        moved += d
+        prev = sim.ions.pos.copy()
+    return moved

@@ -16,7 +16,6 @@ After the last step the final state is observed once more.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -28,9 +27,9 @@ import numpy as np
 from . import units
 from .forces.short_range import ShortRangeForces
 from .geometry import Geometry
-from .integrate import STATUS_BLOWUP, STATUS_NAN, STATUS_TELEPORT, bd_step
+from .integrate import STATUS_BLOWUP, STATUS_NAN, bd_step
 from .io import (CHECKPOINT, TRAJECTORY, H5MDWriter, load_checkpoint, read_scenario,
-                 save_checkpoint, write_scenario, write_summary)
+                 save_checkpoint, write_scenario)
 from .observe import (accumulate_profile, bulk_windows, count_by_compartment,
                       count_in_windows)
 from .rng import STREAM_NOISE, fill_gaussians, stream_key

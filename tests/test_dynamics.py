@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sim import units
+from sim.observe import advance_unwrapped
 from sim.run import ForceTerm, Simulation
 from sim.system import Ions
 from tests.scenario_factory import bulk, scenario
@@ -14,17 +15,7 @@ IDEAL = {"wca_epsilon": "0 kJ/mol"}
 
 def _unwrapped_msd(sim, n_steps, every, axes=(0, 1, 2)):
     """Advance, unwrapping positions sample by sample; return squared displacements (N,)."""
-    box = sim.geometry.box
-    start = sim.ions.pos.copy()
-    prev = start.copy()
-    unwrapped = start.copy()
-    for _ in range(n_steps // every):
-        sim.advance(every)
-        d = sim.ions.pos - prev
-        d -= box * np.round(d / box)
-        unwrapped += d
-        prev = sim.ions.pos.copy()
-    return ((unwrapped - start)[:, list(axes)] ** 2).sum(axis=1)
+    return (advance_unwrapped(sim, n_steps, every)[:, list(axes)] ** 2).sum(axis=1)
 
 
 def test_free_diffusion_in_bulk_matches_input_D():

@@ -16,9 +16,6 @@ on the thickness except through C = eps0 eps_m / d, which the theory side takes 
 scenario.
 """
 
-import math
-
-import numpy as np
 import pytest
 
 from analysis.capacitance import capacitance_theory, measured_capacitance

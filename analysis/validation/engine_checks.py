@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import erfc
 
 from sim import units
+from sim.observe import advance_unwrapped
 from sim.run import ForceTerm, Simulation
 from sim.scenario import parse_scenario
 
@@ -59,20 +60,12 @@ def free_diffusion(quick: bool = True) -> CaseResult:
     """D of K+ from the MSD of an ideal gas (nm^2/ps), independent windows pooled."""
     sc = bulk_scenario(12, "1 M", {"dt": "2 ps", "steps": 1, "seed": 11}, interactions=IDEAL)
     sim = Simulation(sc)
-    box = sim.geometry.box
     steps, windows, every = 500, (4 if quick else 20), 10
     k = sim.ions.species == 0
     estimates = []
     for _ in range(windows):
-        start = sim.ions.pos.copy()
-        prev, unwrapped = start.copy(), start.copy()
-        for _ in range(steps // every):
-            sim.advance(every)
-            d = sim.ions.pos - prev
-            d -= box * np.round(d / box)
-            unwrapped += d
-            prev = sim.ions.pos.copy()
-        estimates.append(((unwrapped - start)[k] ** 2).sum(axis=1) / (6 * steps * sc.run.dt))
+        moved = advance_unwrapped(sim, steps, every)
+        estimates.append((moved[k] ** 2).sum(axis=1) / (6 * steps * sc.run.dt))
     x = np.concatenate(estimates)  # disjoint windows of an ideal gas: independent samples
     d_in = sc.species[0].diffusion
     return CaseResult(
