@@ -140,7 +140,9 @@ def _summary(run: RunData) -> dict:
                 else None,
                 "nernst_shift_in_box_mV": _num(b.box.nernst_shift_mV) if b.box else None}
         lines.extend(t.text())
-    if c.capacitance is not None and c.theory is not None:
+    # Without a single crossing the capacitor's charge never changed: Var(V_m) is then the
+    # double layers' noise, not k_B T / C, and a capacitance from it would only mislead.
+    if c.capacitance is not None and c.theory is not None and c.capacitance.n_crossings > 0:
         lines.append(f"  capacitance from Var(V_m): "
                      f"{fmt_pm(c.capacitance.c_uF_per_cm2, c.capacitance.c_sem_uF_per_cm2, 3)} "
                      f"uF/cm^2 (theory: {c.theory.bare_mean:.3f} bare, "
