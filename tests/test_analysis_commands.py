@@ -242,6 +242,16 @@ def test_finish_run_prints_physics_and_writes_it_to_summary(ewald_run):
     json.dumps(saved, allow_nan=False)  # strict JSON
 
 
+def test_no_capacitance_from_noise_when_no_ion_crossed(ewald_run):
+    """With no crossing the capacitor's charge never changed, so kT / Var(V_m) would be the
+    double layers' noise: the closing table leaves the capacitance out."""
+    m = measure(open_run(ewald_run.run_dir))
+    assert sum(m.crossings_out.values()) + sum(m.crossings_in.values()) == 0  # 15 ps run
+    lines = physics_summary(RunData(ewald_run.run_dir))["physics_table"]
+    assert any("V_m measured" in line for line in lines)
+    assert not any(line.lstrip().startswith("capacitance from Var") for line in lines)
+
+
 def test_physics_summary_without_potential_or_membranes(ideal_run, tmp_path):
     s = physics_summary(RunData(ideal_run.run_dir))
     assert "physics_error" not in s
