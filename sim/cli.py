@@ -88,11 +88,10 @@ def _load(path, steps=None, seed=None, duration=None):
             t = parse_quantity(duration, "time")
         except UnitError as err:
             raise UserError(f"--duration: {err}") from None
-        dt = scenario.run.dt
-        steps = int(round(t / dt))
+        steps = scenario.steps_for(t)
         if steps < 1:
             raise UserError(f"--duration: must be at least one time step "
-                            f"({display_quantity(dt, 'time')}), got {duration!r}")
+                            f"({display_quantity(scenario.run.dt, 'time')}), got {duration!r}")
     if steps is not None:
         if steps < 0:
             raise UserError(f"--steps: must be >= 0, got {steps}")

@@ -165,6 +165,10 @@ class Scenario:
     def kT(self) -> float:
         return units.kT(self.temperature)
 
+    def steps_for(self, duration_ps: float) -> int:
+        """The number of time steps closest to a simulated time in ps."""
+        return int(round(duration_ps / self.run.dt))
+
     def with_run(self, **changes) -> "Scenario":
         """A copy with run settings replaced (used by the CLI's --steps/--seed)."""
         return dataclasses.replace(self, run=dataclasses.replace(self.run, **changes))

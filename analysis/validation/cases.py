@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
+
+from sim.units import PS_PER_NS
 
 from analysis.validation.verdict import CaseResult
 
 __all__ = ["Case", "CASES", "SCENARIO_DIR", "run_case"]
+
 
 def _scenario_dir() -> Path:
     """scenarios/ of the source tree this module sits in, else ./scenarios (an installed
@@ -81,7 +86,12 @@ def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = 
         else:
             results = _run_scenario_case(case, Path(out_dir), quick, duration_ns)
     except Exception as err:  # noqa: BLE001 - a broken case is a FAIL, not a crash
+        # The other cases still run; the traceback travels with the FAIL (into the table's
+        # notes, validation.json and stderr), since an error in ionsim keeps its traceback.
         results = [CaseResult.error(case.name, case.question, err, case.scenario or "")]
+        results[0].notes.append(traceback.format_exc())
+        print(f"ionsim validate: case {case.name} raised:\n{traceback.format_exc()}",
+              file=sys.stderr)
     seconds = time.perf_counter() - t0
     for r in results:
         r.seconds = seconds
@@ -102,7 +112,7 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns):
     sc = load_scenario(SCENARIO_DIR / case.scenario)
     ns = duration_ns if duration_ns is not None else (case.quick_ns if quick else None)
     if ns is not None:
-        sc = sc.with_run(steps=max(1, round(ns * 1000.0 / sc.run.dt)))
+        sc = sc.with_run(steps=max(1, sc.steps_for(ns * PS_PER_NS)))
     run_dir = out_dir / "runs" / case.name
     if run_dir.exists():
         shutil.rmtree(run_dir)
