@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-from sim.electrostatics import membrane_slabs
-from sim.forces.membrane_field import potential_profile, window_mean_potentials
+from sim.electrostatics import membrane_slabs, surface_sheets
+from sim.forces.membrane_field import potential_profile, window_mean_potentials, with_sheets
 from sim.observe import bulk_windows
 from sim.units import MV_PER_KJ_MOL_E, PER_NM3_TO_MM
 
@@ -92,14 +92,17 @@ class Profiles:
         self.window_potentials_mV = None
         valences = np.array(m.valences, dtype=float)
         if sc.membranes and sc.electrostatics.method != "off":
+            sheets = surface_sheets(sc)
             q = valences @ mean * sc.area * width  # e per bin
-            q = q - q.sum() / q.size  # the residue of float averaging, spread evenly
+            # the residue of float averaging, spread evenly (the ions balance the sheets)
+            q = q - (q.sum() + sheets[1].sum()) / q.size
+            z, q = with_sheets(self.z_nm, q, sheets)
             slabs = membrane_slabs(sc)
             box = np.array(sc.box)
             eps_w = sc.solvent_permittivity
             self.z_grid_nm = np.linspace(0.0, sc.box[2], nbins * self.grid_per_bin + 1)
-            phi = potential_profile(self.z_nm, q, box, slabs, eps_w, self.z_grid_nm)
-            win = window_mean_potentials(self.z_nm, q, box, slabs, eps_w, self.windows_nm)
+            phi = potential_profile(z, q, box, slabs, eps_w, self.z_grid_nm)
+            win = window_mean_potentials(z, q, box, slabs, eps_w, self.windows_nm)
             ref = win[OUTSIDE] if len(win) > 1 else 0.0
             self.phi_mV = (phi - ref) * MV_PER_KJ_MOL_E
             self.window_potentials_mV = (win - ref) * MV_PER_KJ_MOL_E

@@ -12,6 +12,7 @@ Contents
 - :func:`donnan_equilibrium` (numerical, general valences, finite or infinite bath) and
   :func:`donnan_exact_1to1` (closed form), both returning a :class:`DonnanEquilibrium`.
 - :func:`ionic_strength_mM`, :func:`debye_length_nm`, :func:`bjerrum_length_nm`.
+- :func:`gouy_chapman`: the diffuse double layer at a charged plane (a :class:`GouyChapman`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ __all__ = [
     "ionic_strength_mM",
     "debye_length_nm",
     "bjerrum_length_nm",
+    "GouyChapman",
+    "gouy_chapman",
 ]
 
 
@@ -403,3 +406,75 @@ def debye_length_nm(ionic_strength_mM: float, temperature_K: float, eps_r: float
     # sum_i n_i z_i^2 = 2 I, converted from mM to number per nm^3; internal units throughout.
     sum_n_z2 = 2.0 * ionic_strength_mM * 1e-3 * MOLAR_TO_PER_NM3
     return math.sqrt(EPS0 * eps_r * BOLTZMANN * temperature_K / sum_n_z2)
+
+
+# --- Gouy-Chapman --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GouyChapman:
+    """The Poisson-Boltzmann double layer of a uniformly charged plane in a 1:1 electrolyte.
+
+    x is the distance (nm) from the plane of closest approach of the ions (the charge sits
+    there, or a charge-free Stern gap lies in front of it); psi(x) is the potential relative
+    to the bulk, u = e psi / kT:
+
+        tanh(u(x) / 4) = tanh(u0 / 4) exp(-x / lambda_D),   u0 = 2 asinh(sigma / sigma*),
+        sigma* = sqrt(8 n0 eps0 eps_r kT),
+
+    n0 the bulk number density of each sign (Gouy 1910, Chapman 1913; e.g. Israelachvili,
+    *Intermolecular and Surface Forces*, 3rd ed., eq. 14.9-14.11). Valid for monovalent ions
+    of any mix (n0 = total cations = total anions), point ions, mean field.
+
+    Attributes: sigma_e_per_nm2, c0_mM, temperature_K, eps_r (inputs), debye_length_nm,
+    surface_potential_mV (psi(0)), sigma_star_e_per_nm2.
+    """
+
+    sigma_e_per_nm2: float
+    c0_mM: float
+    temperature_K: float
+    eps_r: float
+    debye_length_nm: float
+    surface_potential_mV: float
+    sigma_star_e_per_nm2: float
+
+    @property
+    def _u0(self) -> float:
+        return self.surface_potential_mV / thermal_voltage_mV(self.temperature_K)
+
+    def potential_mV(self, x_nm):
+        """psi(x) - psi(bulk) in mV, x >= 0 nm (array or float)."""
+        import numpy as np
+        x = np.asarray(x_nm, dtype=float)
+        u = 4.0 * np.arctanh(math.tanh(self._u0 / 4.0) * np.exp(-x / self.debye_length_nm))
+        return u * thermal_voltage_mV(self.temperature_K)
+
+    def concentration_mM(self, x_nm, valence: int):
+        """c(x) = c0 exp(-valence e psi / kT) of a monovalent species, mM."""
+        import numpy as np
+        u = self.potential_mV(x_nm) / thermal_voltage_mV(self.temperature_K)
+        return self.c0_mM * np.exp(-valence * u)
+
+
+def gouy_chapman(sigma_e_per_nm2: float, c0_mM: float, temperature_K: float,
+                 eps_r: float) -> GouyChapman:
+    """The Gouy-Chapman double layer (see :class:`GouyChapman`).
+
+    Args:
+        sigma_e_per_nm2: surface charge density of the plane, e/nm^2 (negative for a
+            negatively charged face).
+        c0_mM: bulk concentration of the 1:1 electrolyte (of each sign), mM, > 0.
+        temperature_K: temperature, K.
+        eps_r: relative permittivity of the solvent.
+    """
+    _check_temperature(temperature_K)
+    if not c0_mM > 0:
+        raise ValueError(f"Gouy-Chapman needs a bulk concentration > 0 mM, got {c0_mM}")
+    if not eps_r > 0:
+        raise ValueError(f"eps_r must be > 0, got {eps_r}")
+    n0 = c0_mM * 1e-3 * MOLAR_TO_PER_NM3
+    kT = BOLTZMANN * temperature_K
+    sigma_star = math.sqrt(8.0 * n0 * EPS0 * eps_r * kT)  # e/nm^2
+    u0 = 2.0 * math.asinh(sigma_e_per_nm2 / sigma_star)
+    return GouyChapman(sigma_e_per_nm2, c0_mM, temperature_K, eps_r,
+                       debye_length_nm(c0_mM, temperature_K, eps_r),
+                       u0 * thermal_voltage_mV(temperature_K), sigma_star)

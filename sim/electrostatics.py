@@ -20,7 +20,8 @@ import numpy as np
 from . import units
 from .forces.ewald import SPME, self_energy
 from .forces.ewald_tuning import EwaldParameters, tune_ewald
-from .forces.membrane_field import MembraneFieldCorrection, window_mean_potentials
+from .forces.membrane_field import (MembraneFieldCorrection, window_mean_potentials,
+                                   with_sheets)
 from .forces.short_range import ShortRangeForces
 from .scenario import Scenario
 
@@ -63,6 +64,17 @@ def membrane_slabs(scenario: Scenario) -> list[tuple[float, float, float]]:
             for (lo, hi), m in zip(scenario.membrane_bounds(), scenario.membranes)]
 
 
+def surface_sheets(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """The membranes' fixed surface charge as sheets: z (nm) of each charged face and its
+    charge sigma A (e). Both faces of a membrane carry its surface_charge."""
+    z, q = [], []
+    for (lo, hi), m in zip(scenario.membrane_bounds(), scenario.membranes):
+        if m.surface_charge != 0.0:
+            z += [lo, hi]
+            q += [m.surface_charge * scenario.area] * 2
+    return np.array(z, dtype=np.float64), np.array(q, dtype=np.float64)
+
+
 def describe(p: EwaldParameters) -> str:
     return (f"alpha {p.alpha:.4g} nm^-1, real-space cut-off {p.cutoff:.3g} nm, mesh "
             f"{'x'.join(str(m) for m in p.mesh)}, B-spline order {p.order}, estimated RMS "
@@ -85,19 +97,23 @@ def build_electrostatic_terms(scenario: Scenario, species, charges, diameters):
              _ReciprocalTerm(spme, charges, self_energy(charges, params.alpha, prefactor))]
     if scenario.membranes:
         correction = MembraneFieldCorrection(box, membrane_slabs(scenario),
-                                             scenario.solvent_permittivity)
+                                             scenario.solvent_permittivity,
+                                             surface_sheets(scenario))
         terms.append(_MembraneTerm(correction, charges))
     return terms, params
 
 
 def potential_observable(scenario: Scenario, charges):
     """A function pos -> mean potential phi_bar (kJ/(mol e)) over each z-window, from the
-    1-D Poisson equation with eps(z) on the laterally averaged charge."""
+    1-D Poisson equation with eps(z) on the laterally averaged charge (ions and the
+    membranes' fixed surface charge)."""
     box = np.array(scenario.box)
     slabs = membrane_slabs(scenario)
     eps_w = scenario.solvent_permittivity
+    sheets = surface_sheets(scenario)
 
     def measure(pos, windows):
-        return window_mean_potentials(pos[:, 2], charges, box, slabs, eps_w, windows)
+        z, q = with_sheets(pos[:, 2], charges, sheets)
+        return window_mean_potentials(z, q, box, slabs, eps_w, windows)
 
     return measure

@@ -77,7 +77,8 @@ class Membrane:
     thickness: float
     permittivity: float
     channels: tuple[Channel, ...]
-    surface_charge: float = 0.0  # e/nm^2 on each face (reserved for the scenario library)
+    surface_charge: float = 0.0  # e/nm^2 on each face, a fixed uniform sheet
+    counterion: str | None = None  # species added to each facing compartment to balance it
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,24 @@ class Scenario:
         return [(hi, hi + m.thickness)
                 for (lo, hi), m in zip(self.compartment_bounds(), self.membranes)]
 
+    def facing_membranes(self, k: int) -> list[int]:
+        """The membranes whose faces bound compartment k (membrane k above it, membrane
+        k - 1 below it, periodically); none without membranes."""
+        m = len(self.membranes)
+        return [k % m, (k - 1) % m] if m else []
+
+    def counterions(self, k: int) -> dict[str, int]:
+        """Ions added to compartment k to balance the surface charge of the faces it
+        touches: |sigma| A / |valence| counter-ions per charged face."""
+        valence = {s.name: s.valence for s in self.species}
+        added: dict[str, int] = {}
+        for j in self.facing_membranes(k):
+            mem = self.membranes[j]
+            if mem.surface_charge != 0.0:
+                n = int(round(-mem.surface_charge * self.area / valence[mem.counterion]))
+                added[mem.counterion] = added.get(mem.counterion, 0) + n
+        return added
+
     def species_index(self, name: str) -> int:
         return [s.name for s in self.species].index(name)
 
@@ -193,6 +212,7 @@ class Scenario:
             "membranes": [
                 {"thickness": L(m.thickness), "permittivity": m.permittivity,
                  "surface_charge": format_quantity(m.surface_charge, "surface_charge"),
+                 **({"counterion": m.counterion} if m.counterion else {}),
                  "channels": [
                      {"position": [L(ch.x), L(ch.y)], "radius": L(ch.radius),
                       "permeant": list(ch.permeant),
@@ -392,6 +412,7 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
 
     used = {n for c in compartments for n, _ in c.concentrations}
     used |= {n for m in membranes for ch in m.channels for n in ch.permeant}
+    used |= {m.counterion for m in membranes if m.counterion}
     species = tuple(species_by_name[n] for n in species_by_name if n in used)
 
     scenario = Scenario(
@@ -494,12 +515,13 @@ def _read_membranes(r: _Reader, raw, box_xy, species, temperature) -> tuple[Memb
     result = []
     for i, entry in enumerate(raw):
         key = f"membranes[{i}]"
-        r.mapping(entry, key, {"thickness", "permittivity", "channels", "surface_charge"},
-                  required={"thickness"})
+        r.mapping(entry, key, {"thickness", "permittivity", "channels", "surface_charge",
+                               "counterion"}, required={"thickness"})
         thickness = r.quantity(entry["thickness"], f"{key}.thickness", "length", minimum=0.0)
         eps_m = r.number(entry.get("permittivity", 2.0), f"{key}.permittivity", minimum=0.0)
         sigma = r.quantity(entry.get("surface_charge", "0 e/nm^2"), f"{key}.surface_charge",
                            "surface_charge")
+        counterion, sigma = _read_counterion(r, entry, key, sigma, box_xy, species)
         channels = []
         raw_channels = entry.get("channels", []) or []
         if not isinstance(raw_channels, list):
@@ -508,8 +530,40 @@ def _read_membranes(r: _Reader, raw, box_xy, species, temperature) -> tuple[Memb
             channels.extend(_read_channels(r, ch, f"{key}.channels[{j}]", box_xy, species,
                                            temperature))
         _check_channel_overlap(r, channels, f"{key}.channels", box_xy)
-        result.append(Membrane(thickness, float(eps_m), tuple(channels), sigma))
+        result.append(Membrane(thickness, float(eps_m), tuple(channels), sigma, counterion))
     return tuple(result)
+
+
+SURFACE_CHARGE_ROUNDING = 5e-3  # relative: a face's charge may be moved this far to whole e
+
+
+def _read_counterion(r: _Reader, entry, key, sigma, box_xy, species):
+    """(counter-ion species, surface charge in e/nm^2) of a membrane: a face must carry a
+    whole number of counter-ion charges. A value within SURFACE_CHARGE_ROUNDING of that
+    (e.g. 0.01 C/m^2 written for 0.0625 e/nm^2) is moved onto it; farther is refused."""
+    if sigma == 0.0:
+        if "counterion" in entry:
+            r.fail(f"{key}.counterion", "given without a surface_charge")
+        return None, sigma
+    if "counterion" not in entry:
+        r.fail(f"{key}.counterion", "is required with a surface_charge: the species added "
+                                    "to each facing compartment to balance it, e.g. K+")
+    name = _known_species(r, entry["counterion"], f"{key}.counterion", species)
+    valence = species[name].valence
+    per_face = -sigma * box_xy[0] * box_xy[1] / valence
+    if per_face <= 0:
+        r.fail(f"{key}.counterion", f"{name} (valence {valence:+d}) has the sign of the "
+                                    f"surface charge {sigma:+g} e/nm^2; a counter-ion has "
+                                    f"the opposite sign")
+    area = box_xy[0] * box_xy[1]
+    whole = round(per_face)
+    if whole < 1 or abs(per_face - whole) > SURFACE_CHARGE_ROUNDING * whole:
+        near = sorted({max(1, math.floor(per_face)), max(1, math.ceil(per_face))})
+        options = " or ".join(f"{-n * valence / area:.6g} e/nm^2 ({n} per face)" for n in near)
+        r.fail(f"{key}.surface_charge", f"{sigma:g} e/nm^2 x {area:g} nm^2 is "
+                                        f"{per_face:.6g} {name} per face, not a whole "
+                                        f"number; use e.g. {options}")
+    return name, -whole * valence / area
 
 
 def grid_positions(count: int, box_xy) -> list[tuple[float, float]]:

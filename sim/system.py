@@ -52,7 +52,8 @@ def compartment_volume(scenario: Scenario, geometry: Geometry, k: int) -> float:
 
 
 def ion_counts(scenario: Scenario, geometry: Geometry) -> np.ndarray:
-    """Ions to place, (K compartments, S species): round(c * accessible volume), made neutral.
+    """Ions to place, (K compartments, S species): round(c * accessible volume), made neutral,
+    plus the counter-ions of the charged faces the compartment touches.
 
     One volume per compartment keeps a neutral pair of monovalent species neutral after
     rounding; with three or more species rounding alone can leave a net charge of a few e.
@@ -65,6 +66,8 @@ def ion_counts(scenario: Scenario, geometry: Geometry) -> np.ndarray:
         volume = compartment_volume(scenario, geometry, k)
         exact = np.array([comp.concentration(sp.name) * volume for sp in scenario.species])
         counts[k] = _neutral_rounding(exact, valences)
+        for name, n in scenario.counterions(k).items():
+            counts[k, scenario.species_index(name)] += n
     return counts
 
 
@@ -99,7 +102,9 @@ def check_counts(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> 
     diam = np.array([s.diameter for s in scenario.species])
     for k, comp in enumerate(scenario.compartments):
         key = f"compartments[{k}]"
-        charge = int(counts[k] @ valences)
+        charge = int(counts[k] @ valences) - sum(
+            n * valences[scenario.species_index(name)]
+            for name, n in scenario.counterions(k).items())
         if charge != 0:
             detail = ", ".join(f"{n} {sp.name}" for n, sp in zip(counts[k], scenario.species))
             raise ScenarioError(scenario.source, f"{key}.concentrations",

@@ -7,6 +7,8 @@ values are matched to the rounding they are written with.
 
 import math
 
+import numpy as np
+
 import pytest
 
 from analysis.activity import (
@@ -344,3 +346,37 @@ def test_ion_budget_with_finite_outside():
     expected = RT_F_BODY_MV * (n / n_in + n / n_out)
     assert b.nernst_shift_mV == pytest.approx(expected, rel=0.01)
     assert sphere_volume_nm3(1.0) == pytest.approx(4 / 3 * math.pi * 1e9)
+
+
+# --- Gouy-Chapman -----------------------------------------------------------------------
+
+def test_gouy_chapman_surface_potential_is_grahame():
+    """Grahame's equation in Israelachvili's numeric form for a 1:1 salt in water at 25 C:
+    sigma = 0.117 sinh(psi_0 / 51.4 mV) sqrt(c / M) C/m^2 (Intermolecular and Surface
+    Forces, 3rd ed., eq. 14.24); its three-figure constants give 0.5% tolerance."""
+    from analysis.theory import gouy_chapman
+    for sigma_c_m2, c_molar in [(0.01, 0.1), (0.05, 0.01), (0.2, 0.5)]:
+        psi = 51.4 * math.asinh(sigma_c_m2 / (0.117 * math.sqrt(c_molar)))
+        sigma_e_nm2 = -sigma_c_m2 / 0.1602176634
+        gc = gouy_chapman(sigma_e_nm2, c_molar * 1000, 298.15, 78.4)
+        assert gc.surface_potential_mV == pytest.approx(-psi, rel=5e-3)
+
+
+def test_gouy_chapman_profile_solves_poisson_boltzmann():
+    """psi(x) must satisfy d2psi/dx2 = (2 n0 e / eps) sinh(e psi / kT) (finite differences,
+    1e-4) and carry the surface charge: -eps psi'(0) = sigma."""
+    from analysis.theory import gouy_chapman
+    from sim.units import BOLTZMANN, EPS0, MOLAR_TO_PER_NM3, MV_PER_KJ_MOL_E
+    t, eps_r, c0, sigma = 310.15, 74.3, 100.0, -0.1
+    gc = gouy_chapman(sigma, c0, t, eps_r)
+    kT = BOLTZMANN * t
+    n0 = c0 * 1e-3 * MOLAR_TO_PER_NM3
+    h = 1e-3
+    x = np.linspace(0.2, 3.0, 15)
+    psi = lambda x: gc.potential_mV(x) / MV_PER_KJ_MOL_E  # kJ/(mol e)  # noqa: E731
+    second = (psi(x + h) - 2 * psi(x) + psi(x - h)) / h ** 2
+    rhs = 2 * n0 / (EPS0 * eps_r) * np.sinh(psi(x) / kT)
+    assert np.allclose(second, rhs, rtol=1e-4)
+    slope = (psi(h) - psi(0.0)) / h
+    assert -EPS0 * eps_r * slope == pytest.approx(sigma, rel=2e-3)
+    assert gc.concentration_mM(0.0, +1) > c0 > gc.concentration_mM(0.0, -1)

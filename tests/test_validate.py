@@ -160,6 +160,21 @@ def test_a_scenario_case_runs_through_the_cli(tmp_path):
     assert case["reference"] == 0.0
 
 
+def test_surface_charge_case_compares_both_double_layers(tmp_path):
+    """The surface-charge case reports V_m and one Gouy-Chapman row per compartment; the
+    reference for -0.1 e/nm^2 at ~100 mM is about -23 mV (psi_0 -21, Stern gap -2.5)."""
+    out = tmp_path / "v"
+    ionsim_main(["validate", "--cases", "surface_charge", "--duration", "0.3",
+                 "--out", str(out)])
+    doc = json.loads((out / "validation.json").read_text())
+    by_case = {c["case"]: c for c in doc["cases"]}
+    assert set(by_case) == {"surface_charge", "gouy_chapman_inside", "gouy_chapman_outside"}
+    for name in ("gouy_chapman_inside", "gouy_chapman_outside"):
+        row = by_case[name]
+        assert -27.0 < row["reference"] < -19.0 and row["se"] > 0
+        assert row["verdict"] == INCONCLUSIVE  # 0.3 ns: too few independent samples
+
+
 def test_a_fail_gives_exit_code_1(tmp_path, monkeypatch):
     from analysis.validation import engine_checks
     bad = case_module.Case("planted_fail", "a case that must fail")

@@ -63,6 +63,8 @@ CASES: list[Case] = [
          cost=2.0),
     Case("selectivity", "Does a barrier set P_Na/P_K?", "selectivity.yaml", quick_ns=2.0,
          cost=1.5),
+    Case("surface_charge", "Charged faces: Gouy-Chapman double layers, V_m still Nernst?",
+         "surface_charge.yaml", cost=0.5),
 ]
 
 

@@ -259,6 +259,30 @@ def check_selectivity(m):
     return [r]
 
 
+def check_surface_charge(m):
+    """V_m against K+'s Nernst potential, and each compartment's double layer against
+    Gouy-Chapman (analysis.double_layer)."""
+    from analysis.double_layer import describe, face_double_layers
+    out = _nernst(m, "surface_charge", "K+",
+                  "Charged faces: is V_m between the bulks still the K+ Nernst potential?")
+    for layer in face_double_layers(m):
+        st = layer.measured
+        r = CaseResult(case=f"gouy_chapman_{layer.name}",
+                       question=f"Does the double layer at the {layer.name} faces follow "
+                                f"Gouy-Chapman?",
+                       quantity="psi(face) - psi(bulk)", unit="mV", value=st.mean,
+                       se=st.sem, reference=layer.reference_mV,
+                       reference_se=layer.reference_se_mV,
+                       source=f"Gouy-Chapman psi_0 (2kT/e) asinh(sigma/sqrt(8 c0 eps kT)) at "
+                              f"the measured c0 = {layer.c0_mM:.0f} mM, + Stern gap of one "
+                              f"ion radius, - tail in the bulk window",
+                       scenario="surface_charge.yaml", resolution=RESOLUTION_MV,
+                       n_eff=float(st.n_effective), min_n_eff=MIN_N_EFF)
+        r.notes.append(describe(layer))
+        out.append(r)
+    return out
+
+
 CHECKS = {
     "potassium_balanced": check_potassium_balanced,
     "no_channels": check_no_channels,
@@ -268,4 +292,5 @@ CHECKS = {
     "donnan": check_donnan,
     "resting_potential": check_resting_potential,
     "selectivity": check_selectivity,
+    "surface_charge": check_surface_charge,
 }

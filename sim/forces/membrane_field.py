@@ -30,6 +30,14 @@ so MembraneFieldCorrection returns U_1D(eps(z)) - U_1D(eps_w) and adds the match
 with uniform eps_w the 1-D energy is exactly the kx = ky = 0 part of the periodic Coulomb sum
 (tinfoil), which a test checks against the direct k-sum.
 
+Fixed surface charge. A membrane face carrying sigma (e/nm^2) is a uniform sheet of charge
+sigma A: it has no lateral Fourier components, so it enters only the eps(z) problem, as a
+sheet that never moves. The ions then carry the opposite net charge, and the Ewald sum of
+the ions alone is that of the ions plus a uniform neutralising background (its k = 0 term is
+omitted); the eps_w term subtracted is therefore the 1-D problem of the ions plus that
+background (:func:`_one_d_uniform`), and the total is
+    Ewald(ions) - U_1D(eps_w; ions + background) + U_1D(eps(z); ions + sheets).
+
 Units: z in nm, charges in e, eps relative, energies kJ/mol, forces kJ/(mol nm), potentials
 kJ/(mol e) (1 kJ/(mol e) = 10.3643 mV), eps0 = units.EPS0 in e^2 mol / (kJ nm).
 
@@ -49,7 +57,7 @@ from numba import njit
 from ..units import EPS0
 
 __all__ = ["MembraneFieldCorrection", "potential_profile", "window_mean_potentials",
-           "DielectricProfile"]
+           "DielectricProfile", "with_sheets"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,6 +310,45 @@ def _one_d(zs, qs, area, bounds, inv, s_at, ebar):
 
 
 @njit(cache=True)
+def _one_d_uniform(zs, qs, area, lz, inv_w, q_net, ebar):
+    """Energy (kJ/mol) of the 1-D sheet problem in uniform permittivity (inv_w = 1/(eps0
+    eps_w)) with the uniform background -q_net / Lz that the Ewald sum implies for a
+    non-neutral set (its k = 0 term is omitted), and ebar[k], the mean field at sheet k.
+
+    D(z) A = Q0 + sum_{z_i < z} q_i - q_net z / Lz; periodicity of phi (integral of D = 0)
+    gives Q0 = q_net / 2 - sum_i q_i (1 - z_i / Lz). With q_net = 0 this is the eps_w case
+    of :func:`_one_d`. zs sorted in [0, Lz).
+    """
+    n = zs.shape[0]
+    slope = -q_net / lz
+    q0 = 0.5 * q_net
+    for i in range(n):
+        q0 -= qs[i] * (1.0 - zs[i] / lz)
+    energy = 0.0
+    d_prev = q0  # A D just above the previous sheet (z = 0 to start)
+    z_prev = 0.0
+    i = 0
+    while i < n:
+        zg = zs[i]
+        h = zg - z_prev
+        energy += d_prev * d_prev * h + d_prev * slope * h * h + slope * slope * h ** 3 / 3.0
+        d_below = d_prev + slope * h
+        start = i
+        qg = qs[i]
+        i += 1
+        while i < n and zs[i] == zg:  # ions at one z form one sheet, as in _one_d
+            qg += qs[i]
+            i += 1
+        for k in range(start, i):
+            ebar[k] = inv_w * (d_below + 0.5 * qg) / area
+        d_prev = d_below + qg
+        z_prev = zg
+    h = lz - z_prev
+    energy += d_prev * d_prev * h + d_prev * slope * h * h + slope * slope * h ** 3 / 3.0
+    return 0.5 * inv_w * energy / area
+
+
+@njit(cache=True)
 def _wrap_into(pos, lz, zw):
     for i in range(pos.shape[0]):
         z = pos[i, 2] - math.floor(pos[i, 2] / lz) * lz
@@ -311,18 +358,38 @@ def _wrap_into(pos, lz, zw):
 
 
 @njit(cache=True)
-def _correction(pos, charges, lz, area, bounds, inv, s_at, w_bounds, w_inv, w_s_at,
-                zw, order, keys, tmp_order, tmp_keys, qs, ebar, ebar_w, forces):
-    """U_eps(z) - U_eps_w (kJ/mol); adds q_i (Ebar_eps(z) - Ebar_eps_w) to forces[:, 2]."""
+def _correction(pos, charges, sheet_z, sheet_q, lz, area, bounds, inv, s_at, inv_w,
+                zw, order, keys, tmp_order, tmp_keys, qs, qs_w, ebar, ebar_w, forces):
+    """U_eps(z)(ions + fixed sheets) - U_eps_w(ions) (kJ/mol); adds
+    q_i (Ebar_eps(z) - Ebar_eps_w) to forces[:, 2] of the ions.
+
+    The fixed sheets (sheet_z wrapped into [0, Lz), sheet_q in e) are entries n.. of the
+    sort; they carry their charge in the eps(z) problem and none in the eps_w one, which
+    instead holds the background that the Ewald sum gives a non-neutral set of ions.
+    Returns (energy, net charge of ions and sheets).
+    """
     n = pos.shape[0]
+    m = zw.shape[0]
     _wrap_into(pos, lz, zw)
-    _sort_sheets(zw, order, keys, tmp_order, tmp_keys, 16 * n + 1024)
-    for k in range(n):
-        qs[k] = charges[order[k]]
+    for k in range(n, m):
+        zw[k] = sheet_z[k - n]
+    _sort_sheets(zw, order, keys, tmp_order, tmp_keys, 16 * m + 1024)
+    q_ions = 0.0
+    for k in range(m):
+        j = order[k]
+        if j < n:
+            qs[k] = charges[j]
+            qs_w[k] = charges[j]
+            q_ions += charges[j]
+        else:
+            qs[k] = sheet_q[j - n]
+            qs_w[k] = 0.0
     e_eps, total = _one_d(keys, qs, area, bounds, inv, s_at, ebar)
-    e_w, _ = _one_d(keys, qs, area, w_bounds, w_inv, w_s_at, ebar_w)
-    for k in range(n):
-        forces[order[k], 2] += qs[k] * (ebar[k] - ebar_w[k])
+    e_w = _one_d_uniform(keys, qs_w, area, lz, inv_w, q_ions, ebar_w)
+    for k in range(m):
+        j = order[k]
+        if j < n:
+            forces[j, 2] += qs[k] * (ebar[k] - ebar_w[k])
     return e_eps - e_w, total
 
 
@@ -330,35 +397,46 @@ def _correction(pos, charges, lz, area, bounds, inv, s_at, w_bounds, w_inv, w_s_
 # public API
 # --------------------------------------------------------------------------------------------
 class MembraneFieldCorrection:
-    """Replace the kx = ky = 0 field of uniform eps_w by the exact one with eps(z).
+    """Replace the kx = ky = 0 field of uniform eps_w by the exact one with eps(z), and add
+    the field of fixed, laterally uniform charge sheets (a membrane's surface charge).
 
     box (3,) nm; slabs: list of (z_lo, z_hi, eps_m) per membrane slab (nm, nm, relative
-    permittivity); eps_w: relative permittivity of water. compute() ADDS
+    permittivity); eps_w: relative permittivity of water; sheets: (z, charge) arrays of
+    fixed sheets (nm; e per box area A, i.e. sigma A), or None. A uniform sheet has no
+    lateral Fourier component, so it lives entirely in this 1-D problem. compute() ADDS
     q_i (Ebar_eps(z)(z_i) - Ebar_eps_w(z_i)) to forces[:, 2] and returns
-    U_eps(z) - U_eps_w in kJ/mol. Positions need not be wrapped in z. The system must be
-    neutral (ValueError otherwise). Work arrays are allocated on the first call for a given N.
+    U_eps(z)(ions + sheets) - U_eps_w(ions) in kJ/mol, where the eps_w term carries the
+    uniform background the Ewald sum implies when the ions alone are not neutral (their
+    counter-charge sits on the sheets). Positions need not be wrapped in z. Ions and sheets
+    together must be neutral (ValueError otherwise). Work arrays are allocated on the first
+    call for a given N.
     """
 
-    def __init__(self, box, slabs, eps_w):
+    def __init__(self, box, slabs, eps_w, sheets=None):
         box = np.asarray(box, dtype=np.float64)
         if box.shape != (3,) or np.any(box <= 0):
             raise ValueError(f"box must be three positive edges in nm, got {box}")
         self.box = box
         self.area = float(box[0] * box[1])
         self.profile = DielectricProfile(box[2], slabs, eps_w)
-        self.water = DielectricProfile(box[2], [], eps_w)
+        self.inv_w = 1.0 / (EPS0 * float(eps_w))
+        sheet_z, sheet_q = _as_sheets(sheets)
+        self.sheet_z = _wrap(sheet_z, box[2])
+        self.sheet_q = sheet_q
         self._n = -1
 
     def _allocate(self, n):
         self._n = n
-        self._zw = np.zeros(n)
-        self._order = np.arange(n, dtype=np.int64)
-        self._keys = np.zeros(n)
-        self._tmp_order = np.zeros(n, dtype=np.int64)
-        self._tmp_keys = np.zeros(n)
-        self._qs = np.zeros(n)
-        self._ebar = np.zeros(n)
-        self._ebar_w = np.zeros(n)
+        m = n + len(self.sheet_z)
+        self._zw = np.zeros(m)
+        self._order = np.arange(m, dtype=np.int64)
+        self._keys = np.zeros(m)
+        self._tmp_order = np.zeros(m, dtype=np.int64)
+        self._tmp_keys = np.zeros(m)
+        self._qs = np.zeros(m)
+        self._qs_w = np.zeros(m)
+        self._ebar = np.zeros(m)
+        self._ebar_w = np.zeros(m)
 
     def compute(self, pos, charges, forces) -> float:
         """U_eps(z) - U_eps_w in kJ/mol; ADDS the matching z-forces (kJ/(mol nm)).
@@ -368,13 +446,33 @@ class MembraneFieldCorrection:
         n = pos.shape[0]
         if n != self._n:
             self._allocate(n)
-        p, w = self.profile, self.water
-        energy, total = _correction(pos, charges, p.lz, self.area, p.bounds, p.inv, p.s_at,
-                                    w.bounds, w.inv, w.s_at, self._zw, self._order,
-                                    self._keys, self._tmp_order, self._tmp_keys, self._qs,
-                                    self._ebar, self._ebar_w, forces)
-        _check_neutral(total, charges)
+        p = self.profile
+        energy, total = _correction(pos, charges, self.sheet_z, self.sheet_q, p.lz,
+                                    self.area, p.bounds, p.inv, p.s_at, self.inv_w,
+                                    self._zw, self._order, self._keys, self._tmp_order,
+                                    self._tmp_keys, self._qs, self._qs_w, self._ebar,
+                                    self._ebar_w, forces)
+        if abs(total) > 1e-9:  # (the concatenation only on the way to an error)
+            _check_neutral(total, np.concatenate([charges, self.sheet_q]))
         return energy
+
+
+def _as_sheets(sheets):
+    """(z nm, charge e) float arrays of fixed sheets; (empty, empty) for None."""
+    if sheets is None:
+        return np.zeros(0), np.zeros(0)
+    z, q = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in sheets)
+    if z.shape != q.shape or z.ndim != 1:
+        raise ValueError(f"sheets: z and charge must be 1-D arrays of one length, got "
+                         f"{z.shape} and {q.shape}")
+    return z, q
+
+
+def with_sheets(z, charges, sheets):
+    """Ion z and charges with the fixed sheets appended (for the potential functions)."""
+    sheet_z, sheet_q = _as_sheets(sheets)
+    return (np.concatenate([np.asarray(z, dtype=np.float64), sheet_z]),
+            np.concatenate([np.asarray(charges, dtype=np.float64), sheet_q]))
 
 
 def _check_neutral(total, charges):
