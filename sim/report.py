@@ -40,6 +40,12 @@ def describe_scenario(sc: Scenario) -> str:
         cap = units.capacitance_uF_per_cm2(units.EPS0 * mem.permittivity / mem.thickness)
         lines.append(f"  membrane {m}: z {lo:g}..{hi:g} nm, eps {mem.permittivity:g} "
                      f"({cap:.3f} uF/cm^2 bare), {len(mem.channels)} channel(s)")
+        if mem.surface_charge:
+            valence = sc.species[sc.species_index(mem.counterion)].valence
+            per_face = abs(round(mem.surface_charge * sc.area / valence))
+            lines.append(f"      surface charge {mem.surface_charge:+.4g} e/nm^2 on each face "
+                         f"({mem.surface_charge * sc.area:+.4g} e), balanced by {per_face} "
+                         f"{mem.counterion} per face in the facing compartment")
         kinds = {}
         for ch in mem.channels:
             kinds.setdefault((ch.radius, ch.permeant, ch.barriers), 0)
