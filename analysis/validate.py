@@ -24,7 +24,7 @@ from analysis.validation.output import (summary_line, table, write_json, write_m
                                         write_plots)
 from analysis.validation.verdict import FAIL
 
-__all__ = ["add_arguments", "run_command", "main", "validate"]
+__all__ = ["add_arguments", "run_command", "main", "validate", "select_cases"]
 
 EXIT_FAIL = 1
 
@@ -78,21 +78,32 @@ def _progress(rs, say):
         say(f"  {r.case}: {r.verdict} ({r.seconds:.0f} s)")
 
 
+def select_cases(names, full: bool):
+    """(cases to run, cases left out). Named cases always run; without names, --quick leaves
+    out the cases that only a full run can decide (Case.quick_ns None)."""
+    from sim.cli import UserError
+    known = {c.name: c for c in case_module.CASES}
+    if names:
+        unknown = [c for c in names if c not in known]
+        if unknown:
+            raise UserError(f"--cases: unknown case {', '.join(unknown)}; known: "
+                            f"{', '.join(known)}")
+        return [known[c] for c in names], []
+    left_out = [] if full else [c for c in case_module.CASES
+                                if c.scenario and c.quick_ns is None]
+    return [c for c in case_module.CASES if c not in left_out], left_out
+
+
 def run_command(args) -> int:
     from sim.cli import UserError
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}")
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration: must be > 0 ns, got {args.duration}")
-    known = {c.name: c for c in case_module.CASES}
-    if args.cases:
-        unknown = [c for c in args.cases if c not in known]
-        if unknown:
-            raise UserError(f"--cases: unknown case {', '.join(unknown)}; known: "
-                            f"{', '.join(known)}")
-        selected = [known[c] for c in args.cases]
-    else:
-        selected = list(case_module.CASES)
+    selected, left_out = select_cases(args.cases, args.full)
+    for c in left_out:
+        print(f"--quick leaves out {c.name}: {c.full_only} (run it with --full, or name it "
+              f"with --cases)")
     missing = [c.scenario for c in selected
                if c.scenario and not (case_module.SCENARIO_DIR / c.scenario).exists()]
     if missing:

@@ -81,13 +81,15 @@ def describe(p: EwaldParameters) -> str:
             f"relative force error {p.estimated_error:.2g}")
 
 
-def build_electrostatic_terms(scenario: Scenario, species, charges, diameters):
-    """Force terms for a scenario with `electrostatics: ewald`, the tuned Ewald parameters,
-    and a function measuring the bulk potentials (see `potential_observable`)."""
+def build_electrostatic_terms(scenario: Scenario, species, charges, diameters,
+                              positions=None):
+    """Force terms for a scenario with `electrostatics: ewald` and the tuned Ewald
+    parameters. positions (N, 3) nm: the configuration whose real-space work the tuner
+    costs (the initial placement, so that a resumed run tunes the same)."""
     es = scenario.electrostatics
     box = np.array(scenario.box)
     params = tune_ewald(box, charges, force_error=es.force_error, alpha=es.alpha,
-                        cutoff=es.cutoff, mesh=es.mesh, order=es.order)
+                        cutoff=es.cutoff, mesh=es.mesh, order=es.order, positions=positions)
     prefactor = units.COULOMB_CONSTANT / scenario.solvent_permittivity
     pair = ShortRangeForces(box, species, charges, diameters, scenario.wca_epsilon,
                             coulomb_prefactor=prefactor, alpha=params.alpha,

@@ -75,6 +75,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, extra_forces=(), ions: Ions | None = None):
         self.scenario = scenario
         self.geometry = Geometry.from_scenario(scenario)
+        self._placed = ions is None
         if ions is None:
             counts = ion_counts(scenario, self.geometry)
             check_counts(scenario, self.geometry, counts)
@@ -110,10 +111,18 @@ class Simulation:
                                                      diam, sc.wca_epsilon))]
         from .electrostatics import build_electrostatic_terms, potential_observable
         terms, self.ewald_parameters = build_electrostatic_terms(
-            sc, self.ions.species, self.charges, diam)
+            sc, self.ions.species, self.charges, diam, positions=self._tuning_positions())
         if len(sc.membranes) >= 2:
             self.potential_observable = potential_observable(sc, self.charges)
         return terms
+
+    def _tuning_positions(self):
+        """The initial placement (the Ewald tuner costs the real space on it): the ions'
+        own positions for a new run, the scenario's placement again for ions passed in."""
+        if self._placed:
+            return self.ions.pos
+        counts = ion_counts(self.scenario, self.geometry)
+        return place_ions(self.scenario, self.geometry, counts).pos
 
     def _reset_noise(self):
         """R_step for every ion (needed by Leimkuhler-Matthews); regenerated, not stored."""

@@ -278,3 +278,33 @@ def test_tuning_is_quick_and_prefers_long_cutoffs_for_dilute_ions():
     params = tune_ewald(np.full(3, edge), q, 1e-3)
     assert time.perf_counter() - start < 0.5
     assert 2.0 <= params.cutoff <= 4.0
+
+
+def test_real_space_work_is_counted_on_the_configuration():
+    """The tuner's pair and check counts equal a brute-force count (minimum image) and the
+    cell loop's own visits; ions crowded into a slab have several times the partners the
+    mean density predicts, which is why the tuner counts them."""
+    from sim.forces.cells import CellList
+    from sim.forces.ewald_tuning import _RealSpaceWork
+    rng = np.random.default_rng(4)
+    box = np.array([12.0, 12.0, 30.0])
+    n = 300
+    pos = rng.random((n, 3)) * box
+    pos[:250, 2] = 2.0 + 3.0 * rng.random(250)  # most ions in a 3 nm slab
+    work = _RealSpaceWork(box, n, pos)
+    d = pos[:, None, :] - pos[None, :, :]
+    d -= box * np.round(d / box)
+    r = np.sqrt((d ** 2).sum(-1))
+    for rc in (1.5, 3.0, 5.5):
+        assert work.pairs([rc])[0] == np.sum(r < rc) - n
+        cells = CellList(box, rc, n)
+        cells.build(pos)
+        counts = np.diff(cells.cell_start).reshape(tuple(cells.ncell))
+        checks = 0
+        for i in range(n):
+            c = np.unravel_index(cells.cell_of[i], tuple(cells.ncell))
+            for o in np.ndindex(3, 3, 3):
+                checks += counts[tuple((np.array(c) + np.array(o) - 1) % cells.ncell)]
+        assert work.checks([rc])[0] == checks - n
+    uniform = _RealSpaceWork(box, n)
+    assert work.pairs([3.0])[0] > 3 * uniform.pairs([3.0])[0]

@@ -160,6 +160,17 @@ def test_a_scenario_case_runs_through_the_cli(tmp_path):
     assert case["reference"] == 0.0
 
 
+def test_quick_leaves_out_only_the_full_only_cases():
+    from analysis.validate import select_cases
+    quick, left_out = select_cases(None, full=False)
+    full, none_left = select_cases(None, full=True)
+    assert [c.name for c in left_out] == ["donnan"] and not none_left
+    assert len(quick) + 1 == len(full) == len(case_module.CASES)
+    assert all(c.full_only for c in left_out)
+    named, _ = select_cases(["donnan"], full=False)  # named: runs even with --quick
+    assert [c.name for c in named] == ["donnan"]
+
+
 def test_surface_charge_case_compares_both_double_layers(tmp_path):
     """The surface-charge case reports V_m and one Gouy-Chapman row per compartment; the
     reference for -0.1 e/nm^2 at ~100 mM is about -23 mV (psi_0 -21, Stern gap -2.5)."""

@@ -38,13 +38,21 @@ term; the density sets the *cost*. The search aims at SAFETY (0.8) x force_error
 RMS |F_exact| of a single configuration of a few hundred ions scatters by ~15% about its
 expectation; estimated_error reports the estimate for the chosen parameters.
 
-Cost model (one force evaluation, one thread, ns; measured once on an x86-64 core for this
-package's SPME kernels and a Numba pair loop calling math.erfc; only the ratios matter)
+Cost model (one force evaluation, ns, with the threads a run uses; constants measured by
+bench/calibrate_cost_model.py on a quiet 2-core x86-64 machine; only the ratios matter)
 -----------------------------------------------------------------------------------------
-    real space : N rho r_c^3 (27 C_CHECK + 4/3 pi C_PAIR)   (cell list with cells >= r_c,
-                 every pair visited from both sides, erfc + exp per pair inside r_c)
-    SPME       : N (C_SPLINE n^3 + C_PARTICLE) + C_FFT M log2 M   (spread + interpolate,
-                 forward + inverse real FFT of M = K1 K2 K3 points)
+    real space : T_REAL_CALL + C_VISIT 27 N + C_CELL cells + C_CHECK checks(r_c)
+                 + C_PAIR pairs(r_c)
+    SPME       : T_SPME_CALL + N (C_SPLINE n^3 + C_PARTICLE) + C_FFT M log2 M   (spread +
+                 interpolate, forward + inverse real FFT of M = K1 K2 K3 points)
+pairs(r_c) counts the ordered ion pairs closer than r_c (each ion sums its own partners) and
+checks(r_c) the distances the cell-list loop computes (every ion against the ions of its 27
+neighbour cells, cells as wide as the box allows above r_c). Given the ions' positions both
+are counted on that configuration (a k-d tree and a cell histogram; a sample of ions for
+large N), so ions crowded into a thin compartment, as in a cell with a dilute outside, are
+costed at the density they see, and the slab's r_c^2 (not r_c^3) growth of partners is
+seen. Without positions a uniform density is assumed. The per-call times matter for a few
+hundred ions, where they are a large part of a step.
 Ions are dilute (150 mM: rho ~ 0.18 nm^-3), so a long cut-off (2-4 nm) with a coarse mesh
 usually wins. The cut-off is limited to half the smallest box edge (minimum image).
 Even spline orders 4, 6, 8 are searched: for odd orders SPME's Euler factors b(m) vanish at
@@ -66,12 +74,18 @@ from .ewald import bspline_moduli
 
 __all__ = ["EwaldParameters", "tune_ewald", "estimate_force_error"]
 
-# cost model constants, ns (see module docstring)
-C_CHECK = 4.5       # one distance check in the cell-list loop (measured, sim.forces.short_range)
-C_PAIR = 15.0       # one real-space pair inside the cut-off (polynomial erfc, exp, accumulate)
-C_SPLINE = 4.0      # one stencil point, spreading plus interpolation
-C_PARTICLE = 100.0  # per-particle spline weights, binning
-C_FFT = 0.85        # per point and log2(M) for the forward + inverse FFT and convolution
+# cost model constants, ns, fitted by bench/calibrate_cost_model.py (2 threads, quiet
+# 2-core x86-64, 2026-11-30; two runs agreed within 10%, the fit within 25% of every timing).
+# The fit put the per-call real-space time and the per-cell time at zero.
+T_REAL_CALL = 0.0      # per real-space evaluation
+C_VISIT = 5.3          # one visit of a neighbour cell by one ion
+C_CELL = 0.0           # one cell: clearing, prefix sum, the outer loop
+C_CHECK = 0.57         # one distance check in the cell-list loop
+C_PAIR = 14.5          # one real-space pair inside the cut-off (erfc, exp, accumulate)
+T_SPME_CALL = 100000.0  # per SPME evaluation: kernel starts, FFT set-up and allocation
+C_SPLINE = 1.2         # one stencil point, spreading plus interpolation
+C_PARTICLE = 150.0     # per-particle spline weights, binning
+C_FFT = 0.9            # per point and log2(M) for the forward + inverse FFT and convolution
 
 # The search aims at SAFETY * force_error: the estimates agree with the direct sum to ~5-10%
 # on average, but RMS |F_exact| of one configuration of a few hundred ions scatters by
@@ -381,11 +395,80 @@ def _fast_len(target):
     return sizes[np.minimum(idx, len(sizes) - 1)]
 
 
-def _cost(n, density, cutoff, mesh_points, order):
-    """Model cost of one force evaluation in ns (module docstring)."""
-    real = n * density * cutoff ** 3 * (27.0 * C_CHECK + 4.0 / 3.0 * math.pi * C_PAIR)
+class _RealSpaceWork:
+    """Distance checks and pairs of the real-space loop as functions of the cut-off (nm).
+
+    With positions (N, 3) nm both are counted on the configuration: pairs with a periodic
+    k-d tree (from a deterministic sample of at most `sample` ions, scaled to N), checks
+    from the occupation of the cell grid the cell list would use. Without positions, a
+    uniform density N / V.
+    """
+
+    def __init__(self, box, n, positions=None, sample=2000):
+        self.box = np.asarray(box, dtype=np.float64)
+        self.n = n
+        self.density = n / float(np.prod(self.box))
+        self.pos = None
+        if positions is not None:
+            pos = np.mod(np.asarray(positions, dtype=np.float64), self.box)
+            pos = np.where(pos >= self.box, 0.0, pos)
+            if pos.shape != (n, 3):
+                raise ValueError(f"positions must be ({n}, 3), got {pos.shape}")
+            self.pos = pos
+            rng = np.random.default_rng(0)
+            self.probe = pos if n <= sample else pos[np.sort(rng.choice(n, sample, False))]
+            self._checks = {}
+
+    def pairs(self, cutoffs):
+        cutoffs = np.asarray(cutoffs, dtype=np.float64)
+        if self.pos is None:
+            return self.n * self.density * 4.0 / 3.0 * math.pi * cutoffs ** 3
+        from scipy.spatial import cKDTree
+        tree = cKDTree(self.pos, boxsize=self.box)
+        probe = cKDTree(self.probe, boxsize=self.box)
+        order = np.argsort(cutoffs)
+        counts = np.empty(len(cutoffs))
+        counts[order] = probe.count_neighbors(tree, cutoffs[order])
+        return (counts - len(self.probe)) * (self.n / len(self.probe))  # without i = j
+
+    def _ncell(self, cutoffs):
+        cutoffs = np.asarray(cutoffs, dtype=np.float64)
+        return np.maximum(1, np.floor(self.box[None, :] / cutoffs[:, None])).astype(int)
+
+    def cells(self, cutoffs):
+        return np.prod(self._ncell(cutoffs), axis=1).astype(np.float64)
+
+    def checks(self, cutoffs):
+        ncell = self._ncell(cutoffs)
+        if self.pos is None:
+            width3 = np.prod(self.box[None, :] / ncell, axis=1)
+            return self.n * self.density * 27.0 * width3
+        return np.array([self._checks_for(tuple(nc)) for nc in ncell])
+
+    def _checks_for(self, ncell):
+        if ncell not in self._checks:
+            nc = np.array(ncell)
+            idx = np.minimum((self.pos / self.box * nc).astype(int), nc - 1)
+            hist = np.zeros(ncell)
+            np.add.at(hist, tuple(idx.T), 1.0)
+            around = np.zeros(ncell)
+            for ox in (-1, 0, 1):
+                for oy in (-1, 0, 1):
+                    for oz in (-1, 0, 1):
+                        around += np.roll(hist, (ox, oy, oz), axis=(0, 1, 2))
+            self._checks[ncell] = float(np.sum(hist * around)) - self.n
+        return self._checks[ncell]
+
+    def cost(self, cutoffs):
+        """Model time of one real-space evaluation, ns."""
+        return (T_REAL_CALL + C_VISIT * 27.0 * self.n + C_CELL * self.cells(cutoffs)
+                + C_CHECK * self.checks(cutoffs) + C_PAIR * self.pairs(cutoffs))
+
+
+def _spme_cost(n, mesh_points, order):
+    """Model time of one SPME evaluation, ns (module docstring)."""
     mesh_cost = C_FFT * mesh_points * np.log2(np.maximum(mesh_points, 2))
-    return real + n * (C_SPLINE * order ** 3 + C_PARTICLE) + mesh_cost
+    return T_SPME_CALL + n * (C_SPLINE * order ** 3 + C_PARTICLE) + mesh_cost
 
 
 def _mesh_for_spacing(box, spacing, order):
@@ -395,14 +478,15 @@ def _mesh_for_spacing(box, spacing, order):
 
 
 def tune_ewald(box, charges, force_error=1e-3, alpha=None, cutoff=None, mesh=None,
-               order=None, *, contact_distance=0.3) -> EwaldParameters:
+               order=None, *, contact_distance=0.3, positions=None) -> EwaldParameters:
     """Choose (alpha, cutoff, mesh, order) for the requested RMS relative force error.
 
     box (3,) nm; charges (N,) e; force_error: RMS over particles of |F - F_exact| divided by
     RMS |F_exact| (Coulomb part). Any of alpha (nm^-1), cutoff (nm), mesh (3 ints), order
     given is kept and the others are tuned around it. contact_distance (nm) sets the
-    estimate of RMS |F_exact| (module docstring). Deterministic; raises ValueError when the
-    fixed arguments make the request unreachable.
+    estimate of RMS |F_exact| (module docstring). positions (N, 3) nm, optional: the
+    configuration whose real-space work is costed (else a uniform density). Deterministic;
+    raises ValueError when the fixed arguments make the request unreachable.
     """
     box = np.asarray(box, dtype=np.float64)
     if box.shape != (3,) or np.any(box <= 0):
@@ -410,7 +494,7 @@ def tune_ewald(box, charges, force_error=1e-3, alpha=None, cutoff=None, mesh=Non
     if not 0 < force_error < 1:
         raise ValueError(f"force_error must be in (0, 1), got {force_error}")
     model = _ErrorModel(box, charges, contact_distance)
-    density = model.n / model.volume
+    work = _RealSpaceWork(box, model.n, positions)
     rc_max = 0.5 * float(box.min())
     if cutoff is not None:
         if not 0 < cutoff <= rc_max + 1e-12:
@@ -429,6 +513,7 @@ def tune_ewald(box, charges, force_error=1e-3, alpha=None, cutoff=None, mesh=Non
         orders = tuple(n for n in orders if n <= min(int(k) for k in mesh))
     target = SAFETY * force_error
     eps2 = target ** 2
+    real_cost = dict(zip(cutoffs.tolist(), work.cost(cutoffs).tolist()))
     fractions = np.linspace(0.05, 0.95, 19)  # share of eps^2 given to the real space
 
     best = None
@@ -478,7 +563,8 @@ def tune_ewald(box, charges, force_error=1e-3, alpha=None, cutoff=None, mesh=Non
         if not np.any(feasible):
             continue
         points = (kx * ky * kz).astype(np.float64)
-        cost = np.where(feasible, _cost(model.n, density, rc, points, n), np.inf)
+        rc_cost = np.array([real_cost[c] for c in rc.tolist()])
+        cost = np.where(feasible, rc_cost + _spme_cost(model.n, points, n), np.inf)
         # the table is an approximation (isotropic, continuum): verify the cheapest
         # candidates with the exact estimate, refining the mesh where allowed
         for idx in np.argsort(cost, kind="stable")[:8]:
@@ -488,7 +574,8 @@ def tune_ewald(box, charges, force_error=1e-3, alpha=None, cutoff=None, mesh=Non
                            (int(kx[idx]), int(ky[idx]), int(kz[idx])), n, target,
                            mesh is None)
             if cand is not None:
-                c = float(_cost(model.n, density, cand.cutoff, float(np.prod(cand.mesh)), n))
+                c = real_cost[cand.cutoff] + float(_spme_cost(model.n,
+                                                              float(np.prod(cand.mesh)), n))
                 if best is None or c < best[0]:
                     best = (c, cand)
                 break
