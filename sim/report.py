@@ -136,6 +136,11 @@ def format_table(summary: dict) -> str:
         cells = " ".join(f"{a:14d} {b:12d}" for a, b in zip(info["initial_per_compartment"],
                                                             info["final_per_compartment"]))
         lines.append(f"  {name:8s} {cells} {info['crossings']:10d}")
+    overlaps = summary.get("rejected_overlap_moves", 0)
+    if overlaps:
+        ion_steps = summary["n_ions"] * max(summary["steps"], 1)
+        lines.append(f"  {overlaps} moves into an overlap (< 0.8 sigma) were undone, "
+                     f"{overlaps / ion_steps:.2g} per ion-step (a smaller dt makes them rarer)")
     for line in summary.get("physics_table", []):
         lines.append(line)
     return "\n".join(lines)

@@ -38,6 +38,8 @@ from .system import Ions, check_counts, ion_counts, mobility_arrays, place_ions
 
 # A deterministic displacement above this in one step means a force blew up (nm).
 MAX_DRIFT_PER_STEP = 0.5
+# Rounds of undoing moves into overlaps in one step (each round can uncover another).
+MAX_OVERLAP_ROUNDS = 4
 
 
 class SimulationError(RuntimeError):
@@ -94,10 +96,18 @@ class Simulation:
         self.status = np.zeros(ions.n, dtype=np.int64)
         self.crossings: list[tuple] = []  # (step, time, particle, species, channel, from, to)
         self.rejected_moves = 0
+        self.rejected_overlaps = 0  # moves into an overlap, undone (compute_forces)
+        n = ions.n
+        self._prev_pos = np.zeros((n, 3))
+        self._prev_comp = np.zeros(n, dtype=np.int64)
+        self._prev_last_channel = np.zeros(n, dtype=np.int64)
+        self._has_prev = False  # whether _prev_* hold the state before the last step
         self.ewald_parameters = None
         self.potential_observable = None  # pos, windows -> phi_bar per window, kJ/(mol e)
         self.last_potential_mV = None
         self.terms: list[ForceTerm] = self._build_force_terms() + list(extra_forces)
+        self._pair = next((t.impl for t in self.terms
+                           if isinstance(getattr(t, "impl", None), ShortRangeForces)), None)
         self._reset_noise()
 
     # -- setup --------------------------------------------------------------------------
@@ -138,6 +148,7 @@ class Simulation:
         return {"step": np.int64(self.step), "pos": self.ions.pos, "species": self.ions.species,
                 "comp": self.ions.comp, "last_channel": self.ions.last_channel,
                 "rejected_moves": np.int64(self.rejected_moves),
+                "rejected_overlaps": np.int64(self.rejected_overlaps),
                 # R_step is a pure function of (seed, step, ion), but regenerating it in
                 # another compiled kernel may round differently; store it to resume exactly.
                 "noise_prev": self.noise_prev}
@@ -150,10 +161,28 @@ class Simulation:
         self.ions.comp[:] = state["comp"]
         self.ions.last_channel[:] = state["last_channel"]
         self.rejected_moves = int(state["rejected_moves"])
+        self.rejected_overlaps = int(state.get("rejected_overlaps", 0))
+        self._has_prev = False
         self.noise_prev[:] = state["noise_prev"]
 
     # -- dynamics -------------------------------------------------------------------------
     def compute_forces(self) -> dict:
+        """Forces and energies at the current positions. A move of the last step that put
+        an ion into an overlap (closer than 0.8 sigma to another, see
+        sim.forces.short_range) is undone for the ions involved and the forces are
+        computed again: the Boltzmann weight there is below 1e-19, so only a rare noise
+        step of four standard deviations reaches it, and the force would throw the ion
+        half a nanometre. Undoing it is a Metropolis rejection of a move of essentially
+        zero acceptance; `rejected_overlaps` counts them (the run's summary reports it)."""
+        energies = self._evaluate_forces()
+        for _ in range(MAX_OVERLAP_ROUNDS):
+            if self._pair is None or not self._pair.n_overlapping or not self._has_prev:
+                break
+            self._undo_overlapping_moves()
+            energies = self._evaluate_forces()
+        return energies
+
+    def _evaluate_forces(self) -> dict:
         self.forces[:] = 0.0
         energies = {}
         for term in self.terms:
@@ -161,9 +190,25 @@ class Simulation:
         self.energies = energies
         return energies
 
+    def _undo_overlapping_moves(self):
+        moved = np.nonzero(self._pair.overlapping)[0]
+        ions = self.ions
+        ions.pos[moved] = self._prev_pos[moved]
+        ions.comp[moved] = self._prev_comp[moved]
+        ions.last_channel[moved] = self._prev_last_channel[moved]
+        undone = set(moved.tolist())
+        # a crossing recorded in an undone move did not happen
+        self.crossings = [c for c in self.crossings
+                          if not (c[0] == self.step and c[2] in undone)]
+        self.rejected_overlaps += len(moved)
+
     def _bd_step(self):
         g = self.geometry
         ions = self.ions
+        np.copyto(self._prev_pos, ions.pos)
+        np.copyto(self._prev_comp, ions.comp)
+        np.copyto(self._prev_last_channel, ions.last_channel)
+        self._has_prev = True
         n_events, n_errors, n_rejected = bd_step(
             ions.pos, self.forces, ions.species, self.drift_coef, self.noise_amp,
             self.noise_prev, self.scenario.run.integrator == "leimkuhler-matthews",
@@ -417,6 +462,7 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
         "setup_time_s": t0 - t_setup,
         "particle_steps_per_second": sim.ions.n * (sim.step - start_step) / max(wall, 1e-9),
         "rejected_wall_moves": sim.rejected_moves,
+        "rejected_overlap_moves": sim.rejected_overlaps,
     }
     return RunResult(run_dir, sim, wall, summary)
 

@@ -107,3 +107,30 @@ def test_harmonic_well_variance(integrator):
         biased = exact / (1 - k * d_k * sc.run.dt / (2 * kT))
         assert abs(var / biased - 1) < 0.01
         assert var / exact - 1 > 0.3  # visibly biased at this dt
+
+
+def test_a_move_into_an_overlap_is_undone():
+    """Two ions at contact; a step that puts one 0.5 sigma from the other (as a rare noise
+    draw would) is undone by the next force evaluation: the ion goes back to where it was,
+    the forces stay finite, and the rejection is counted."""
+    import numpy as np
+    from sim.run import Simulation
+    from tests.scenario_factory import bulk
+    sim = Simulation(bulk(conc="150 mM", side="4 nm"))
+    pos = sim.ions.pos
+    sigma = sim.scenario.species[0].diameter  # K+ - K+ pair below
+    k = np.nonzero(sim.ions.species == 0)[0][:2]
+    pos[:] = np.mod(pos, 4.0)
+    pos[k[0]] = [1.0, 1.0, 1.0]
+    pos[k[1]] = [1.0 + 1.05 * sigma, 1.0, 1.0]
+    others = np.setdiff1d(np.arange(len(pos)), k)
+    pos[others, 0] = 2.5 + 1.2 * (pos[others, 0] / 4.0)  # keep the rest out of the way
+    sim.compute_forces()
+    assert sim._pair.n_overlapping == 0
+    sim._bd_step()  # records the state before the step
+    before = sim._prev_pos[k[1]].copy()
+    pos[k[1]] = [1.0 + 0.5 * sigma, 1.0, 1.0]  # the "noise" put it into the overlap
+    sim.compute_forces()
+    assert np.array_equal(pos[k[1]], before)
+    assert sim.rejected_overlaps >= 1 and sim._pair.n_overlapping == 0
+    assert np.all(np.isfinite(sim.forces)) and np.abs(sim.forces).max() < 1e4

@@ -198,3 +198,11 @@ def test_a_charged_run_gathers_its_counterions_at_the_faces(tmp_path):
         near |= ((z > lo) & (z < lo + 1.0)) | ((z > hi - 1.0) & (z < hi))
     layer_charge = charge_per_bin[near].sum()
     assert 4.0 < layer_charge <= 16.0 + 1e-9
+
+
+def test_the_resolved_scenario_reads_back_the_same():
+    """run dirs keep scenario.yaml from to_dict(); a resume reads it back."""
+    from sim.scenario import parse_scenario
+    sc = scenario(membranes=charged_membranes())
+    again = parse_scenario(sc.to_dict(), "again.yaml")
+    assert again.membranes == sc.membranes and again.species == sc.species

@@ -9,7 +9,11 @@ cannot collapse onto each other. Real-space Ewald (when alpha > 0):
 
     U(r) = k_e q_i q_j erfc(alpha r) / r,   k_e = 138.935458 / eps_w  kJ nm/(mol e^2).
 
-Both are evaluated in one pass over cell-list neighbours. Each ion's force is summed by the
+Both are evaluated in one pass over cell-list neighbours. The pass also flags every ion
+that is closer than OVERLAP_FRACTION sigma_ij to a partner (WCA energy above 44 kT, a
+Boltzmann weight below 1e-19): only a noise step of four or more standard deviations into a
+contact gets there, and the next step's force would throw the ion half a nanometre or more.
+The engine rejects such moves (sim.run.Simulation.compute_forces). Each ion's force is summed by the
 thread that owns the ion, over its partners in a fixed order (no Newton's-third-law
 scatter): twice the pair evaluations, but no atomics and results that are bit-identical for
 any number of threads.
@@ -26,6 +30,7 @@ from .cells import CellList
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 WCA_CUTOFF_FACTOR = 2.0 ** (1.0 / 6.0)
+OVERLAP_FRACTION = 0.8  # r < 0.8 sigma_ij: U_WCA > 44 kT (with eps = 1 kT), an overlap
 
 
 # Abramowitz & Stegun 7.1.26: erfc(x) = t P(t) exp(-x^2), t = 1/(1 + p x), |error| < 1.5e-7.
@@ -61,6 +66,7 @@ class ShortRangeForces:
         diameters = np.asarray(diameters, dtype=np.float64)
         self.sigma = 0.5 * (diameters[:, None] + diameters[None, :])
         self.wca_cut2 = (WCA_CUTOFF_FACTOR * self.sigma) ** 2
+        self.overlap_cut2 = (OVERLAP_FRACTION * self.sigma) ** 2
         self.wca_epsilon = float(wca_epsilon)
         self.prefactor = float(coulomb_prefactor)
         self.alpha = float(alpha)
@@ -75,18 +81,23 @@ class ShortRangeForces:
         self._pos_sorted = np.zeros((n, 3))
         self._species_sorted = np.zeros(n, dtype=np.int64)
         self._charges_sorted = np.zeros(n)
+        self.overlapping = np.zeros(n, dtype=np.uint8)  # 1: closer than 0.8 sigma to another
+        self.n_overlapping = 0
 
     def compute(self, pos, forces):
-        """Add pair forces kJ/(mol nm) into forces (N,3); return (U_wca, U_real) kJ/mol."""
+        """Add pair forces kJ/(mol nm) into forces (N,3); return (U_wca, U_real) kJ/mol.
+        Sets `overlapping` (per ion) and `n_overlapping` (see the module docstring)."""
         c = self.cells
         c.build(pos)
         gather_sorted(pos, self.species, self.charges, c.order, self._pos_sorted,
                       self._species_sorted, self._charges_sorted)
-        return pair_forces(self._pos_sorted, self._species_sorted, self._charges_sorted,
-                           c.order, c.box, c.ncell, c.cell_start, c.offsets[0], c.offsets[1],
-                           c.offsets[2], self.sigma, self.wca_cut2, self.wca_epsilon,
-                           self.prefactor, self.alpha, self.coulomb_cutoff ** 2, self.cutoff ** 2, forces,
-                           self.energy_wca, self.energy_coulomb)
+        u_w, u_c, self.n_overlapping = pair_forces(
+            self._pos_sorted, self._species_sorted, self._charges_sorted, c.order, c.box,
+            c.ncell, c.cell_start, c.offsets[0], c.offsets[1], c.offsets[2], self.sigma,
+            self.wca_cut2, self.overlap_cut2, self.wca_epsilon, self.prefactor, self.alpha,
+            self.coulomb_cutoff ** 2, self.cutoff ** 2, forces, self.energy_wca,
+            self.energy_coulomb, self.overlapping)
+        return u_w, u_c
 
 
 @njit(cache=True)
@@ -102,12 +113,13 @@ def gather_sorted(pos, species, charges, order, pos_out, species_out, charges_ou
 
 @njit(cache=True, parallel=True)
 def pair_forces(pos, species, charges, order, box, ncell, cell_start, off_x, off_y, off_z,
-                sigma, wca_cut2, wca_eps, prefactor, alpha, coul_cut2, cut2, forces, energy_wca,
-                energy_coulomb):
+                sigma, wca_cut2, overlap_cut2, wca_eps, prefactor, alpha, coul_cut2, cut2,
+                forces, energy_wca, energy_coulomb, overlapping):
     """Add WCA and real-space Ewald forces to `forces` (indexed by original ion number);
     pos/species/charges are in cell order (ion order[k] at row k). Per-ion energies (half of
-    each pair) go to energy_wca / energy_coulomb; cut2 is the larger squared cut-off.
-    Returns (U_wca, U_real) in kJ/mol."""
+    each pair) go to energy_wca / energy_coulomb; cut2 is the larger squared cut-off;
+    overlapping[i] = 1 when ion i is closer than sqrt(overlap_cut2) to a partner.
+    Returns (U_wca, U_real) in kJ/mol and the number of overlapping ions."""
     n_cells = ncell[0] * ncell[1] * ncell[2]
     for cell in prange(n_cells):
         cz = cell % ncell[2]
@@ -122,6 +134,7 @@ def pair_forces(pos, species, charges, order, box, ncell, cell_start, off_x, off
             fz = 0.0
             e_w = 0.0
             e_c = 0.0
+            overlap = 0
             for ox in off_x:
                 nx = cx + ox
                 sx = 0.0
@@ -162,6 +175,8 @@ def pair_forces(pos, species, charges, order, box, ncell, cell_start, off_x, off
                             f_over_r = 0.0
                             sj = species[j]
                             if r2 < wca_cut2[si, sj]:
+                                if r2 < overlap_cut2[si, sj]:
+                                    overlap = 1
                                 s2 = sigma[si, sj] * sigma[si, sj] / r2
                                 s6 = s2 * s2 * s2
                                 e_w += 0.5 * (4.0 * wca_eps * (s6 * s6 - s6) + wca_eps)
@@ -182,9 +197,12 @@ def pair_forces(pos, species, charges, order, box, ncell, cell_start, off_x, off
             forces[i, 2] += fz
             energy_wca[i] = e_w
             energy_coulomb[i] = e_c
+            overlapping[i] = overlap
     u_w = 0.0
     u_c = 0.0
+    n_overlap = 0
     for i in range(energy_wca.shape[0]):
         u_w += energy_wca[i]
         u_c += energy_coulomb[i]
-    return u_w, u_c
+        n_overlap += overlapping[i]
+    return u_w, u_c, n_overlap
