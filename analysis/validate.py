@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"only these cases ({', '.join(c.name for c in case_module.CASES)})")
     p.add_argument("--duration", type=float, metavar="NS",
                    help="override every scenario's run length, ns (smoke tests)")
+    p.add_argument("--reuse", action="store_true",
+                   help="re-analyse the finished runs already in OUT/runs (same length) "
+                        "instead of running them again")
 
 
 def _check_out(out: Path) -> None:
@@ -55,18 +58,20 @@ def _check_out(out: Path) -> None:
                         f"validate output; choose another --out")
 
 
-def validate(selected, out: Path, quick: bool, jobs: int, duration_ns=None, say=print):
+def validate(selected, out: Path, quick: bool, jobs: int, duration_ns=None, say=print,
+             reuse=False):
     """Run the cases (in parallel processes when jobs > 1); results in case order."""
     order = sorted(range(len(selected)), key=lambda i: -selected[i].cost)
     results = [None] * len(selected)
     if jobs <= 1:
         for i in order:
-            results[i] = case_module.run_case(selected[i], str(out), quick, duration_ns)
+            results[i] = case_module.run_case(selected[i], str(out), quick, duration_ns,
+                                              reuse=reuse)
             _progress(results[i], say)
     else:
         with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(case_module.run_case, selected[i], str(out), quick,
-                                   duration_ns, jobs): i for i in order}
+                                   duration_ns, jobs, reuse): i for i in order}
             for f in cf.as_completed(futures):
                 results[futures[f]] = f.result()
                 _progress(results[futures[f]], say)
@@ -119,10 +124,11 @@ def run_command(args) -> int:
     mode = "full" if args.full else "quick"
     print(f"ionsim validate --{mode}: {len(selected)} cases, {args.jobs} job(s) -> {out}")
     t0 = time.perf_counter()
-    results = validate(selected, out, quick, args.jobs, args.duration)
+    results = validate(selected, out, quick, args.jobs, args.duration, reuse=args.reuse)
     wall = time.perf_counter() - t0
     header = (f"Mode --{mode}, {args.jobs} job(s), wall time {wall:.0f} s"
-              + (f", runs of {args.duration:g} ns" if args.duration else ""))
+              + (f", runs of {args.duration:g} ns" if args.duration else "")
+              + (", finished runs re-analysed (--reuse)" if args.reuse else ""))
     print("\n".join(table(results, f"ionsim validate --{mode} ({wall:.0f} s)").text()))
     write_markdown(results, out / "validation.md", header)
     write_json(results, out / "validation.json",

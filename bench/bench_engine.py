@@ -81,7 +81,7 @@ def flagship() -> dict:
                                "--quiet"])
         wall = time.perf_counter() - t0
         summary = json.loads((Path(out) / "summary.json").read_text())
-    vm = summary.get("membrane_potential_mV", {})
+    vm = summary.get("physics", {}).get("membrane_potential_mV", {})
     return {"flagship_wall_s": round(wall, 1), "flagship_V_m_mV": vm.get("mean"),
             "flagship_V_m_se_mV": vm.get("sem")}
 

@@ -160,6 +160,19 @@ def test_a_scenario_case_runs_through_the_cli(tmp_path):
     assert case["reference"] == 0.0
 
 
+def test_reuse_reanalyses_a_finished_run(tmp_path):
+    out = tmp_path / "v"
+    argv = ["validate", "--cases", "no_channels", "--duration", "0.05", "--out", str(out)]
+    ionsim_main(argv)
+    first = json.loads((out / "validation.json").read_text())["cases"][0]
+    stamp = (out / "runs" / "no_channels" / "trajectory.h5").stat().st_mtime_ns
+    ionsim_main(argv + ["--reuse"])
+    again = json.loads((out / "validation.json").read_text())["cases"][0]
+    assert (out / "runs" / "no_channels" / "trajectory.h5").stat().st_mtime_ns == stamp
+    assert again["value"] == first["value"]
+    assert any("re-analysed" in n for n in again["notes"])
+
+
 def test_quick_leaves_out_only_the_full_only_cases():
     from analysis.validate import select_cases
     quick, left_out = select_cases(None, full=False)

@@ -84,7 +84,7 @@ def _set_threads(jobs: int) -> None:
 
 
 def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = None,
-             jobs: int = 1) -> list[CaseResult]:
+             jobs: int = 1, reuse: bool = False) -> list[CaseResult]:
     """Run one case; every result carries the case's wall time. Errors become FAILs."""
     _set_threads(jobs)
     t0 = time.perf_counter()
@@ -93,7 +93,7 @@ def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = 
             from analysis.validation import engine_checks
             results = [getattr(engine_checks, case.name)(quick=quick)]
         else:
-            results = _run_scenario_case(case, Path(out_dir), quick, duration_ns)
+            results = _run_scenario_case(case, Path(out_dir), quick, duration_ns, reuse)
     except Exception as err:  # noqa: BLE001 - a broken case is a FAIL, not a crash
         # The other cases still run; the traceback travels with the FAIL (into the table's
         # notes, validation.json and stderr), since an error in ionsim keeps its traceback.
@@ -110,7 +110,17 @@ def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = 
     return results
 
 
-def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns):
+def _finished_run(run_dir: Path, steps: int) -> bool:
+    """Whether run_dir holds a finished run of `steps` steps."""
+    from sim.io import RunData
+    try:
+        run = RunData(run_dir)
+        return int(run.observable("counts").step[-1]) == steps
+    except Exception:  # noqa: BLE001 - anything unreadable is simply run again
+        return False
+
+
+def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reuse=False):
     from sim.io import RunData
     from sim.run import run_scenario
     from sim.scenario import load_scenario
@@ -124,13 +134,16 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns):
     if ns is not None:
         sc = sc.with_run(steps=max(1, sc.steps_for(ns * PS_PER_NS)))
     run_dir = out_dir / "runs" / case.name
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_scenario(sc, run_dir, quiet=True, log=lambda *a: None)
+    reused = reuse and _finished_run(run_dir, sc.run.steps)
+    if not reused:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_scenario(sc, run_dir, quiet=True, log=lambda *a: None)
     m = measure(RunData(run_dir))
     results = scenario_checks.CHECKS[case.name](m)
     for r in results:
         r.run_dir = str(run_dir)
         r.notes.extend(m.notes[:2])
-        r.notes.append(f"simulated {m.duration_ps / 1000:.3g} ns")
+        r.notes.append(f"simulated {m.duration_ps / 1000:.3g} ns"
+                       + (" (an earlier run, re-analysed: --reuse)" if reused else ""))
     return results
