@@ -61,7 +61,7 @@ CASES: list[Case] = [
     Case("no_channels", "No channels: V_m = 0?", "no_channels.yaml", quick_ns=2.0, cost=0.7),
     Case("symmetric", "Equal concentrations: V_m = 0?", "symmetric.yaml"),
     Case("chloride", "Anion: does the sign flip?", "chloride.yaml"),
-    Case("calcium", "Divalent: is the potential halved?", "calcium.yaml"),
+    Case("calcium", "Divalent: is the potential halved?", "calcium.yaml", cost=2.0),
     Case("donnan", "Is V_m the Donnan potential?", "donnan.yaml", quick_ns=None,
          full_only="its salt exchange needs the full run: a 3 ns run read V_m = -41 +- 6 "
                    "mV (a FAIL at -3.7 SE) where two 20 ns runs read -27 +- 3.4 and "
