@@ -228,7 +228,7 @@ def _stats(values, times, t0, notes, what) -> SeriesMean:
     return SeriesMean(st.mean, st.sem, st)
 
 
-def counting_se_mV(scenario, crossings, t_from_ps: float) -> tuple[float, float]:
+def counting_se_mV(scenario, crossings, t_from_ps: float) -> tuple[float, int]:
     """The error bar of mean V_m that the crossings after t_from_ps allow, and their number.
 
     V_m's slow part is the membrane's charge, which changes only when an ion crosses; its

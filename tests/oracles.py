@@ -19,3 +19,11 @@ def wca_all_pairs(pos, box, species, diameters, epsilon):
     f_over_r = np.where(inside, 24 * epsilon * (2 * s6 ** 2 - s6) / r2, 0.0)
     forces = (f_over_r[:, :, None] * d).sum(axis=1)
     return energy, forces
+
+
+def z_force_by_central_difference(energy_of, pos, i, h=1e-5):
+    """-dU/dz_i by a central difference; energy_of(pos) -> energy (kJ/mol)."""
+    plus, minus = pos.copy(), pos.copy()
+    plus[i, 2] += h
+    minus[i, 2] -= h
+    return -(energy_of(plus) - energy_of(minus)) / (2 * h)

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ewald_direct as ed  # noqa: E402
+from oracles import z_force_by_central_difference  # noqa: E402
 
 from sim.forces.membrane_field import (MembraneFieldCorrection,  # noqa: E402
                                        potential_profile, window_mean_potentials)
@@ -43,12 +44,8 @@ def test_forces_are_minus_energy_gradient_in_water_and_in_a_pore():
     corr.compute(pos, q, forces)
     assert np.all(forces[:, :2] == 0.0)
     scratch = np.zeros_like(pos)
-    h = 1e-5
     for i in (0, 1, 2, 3, 4, 10, 30):
-        plus, minus = pos.copy(), pos.copy()
-        plus[i, 2] += h
-        minus[i, 2] -= h
-        fd = -(corr.compute(plus, q, scratch) - corr.compute(minus, q, scratch)) / (2 * h)
+        fd = z_force_by_central_difference(lambda p: corr.compute(p, q, scratch), pos, i)
         assert forces[i, 2] == pytest.approx(fd, rel=1e-6, abs=1e-9)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ewald_direct as ed  # noqa: E402
+from oracles import z_force_by_central_difference  # noqa: E402
 
 from sim.forces.membrane_field import (MembraneFieldCorrection,  # noqa: E402
                                        _one_d_uniform)
@@ -77,12 +78,8 @@ def test_forces_with_sheets_are_minus_energy_gradient():
     forces = np.zeros_like(pos)
     corr.compute(pos, q, forces)
     scratch = np.zeros_like(pos)
-    h = 1e-5
     for i in (0, 1, 5, 20, 39):
-        plus, minus = pos.copy(), pos.copy()
-        plus[i, 2] += h
-        minus[i, 2] -= h
-        fd = -(corr.compute(plus, q, scratch) - corr.compute(minus, q, scratch)) / (2 * h)
+        fd = z_force_by_central_difference(lambda p: corr.compute(p, q, scratch), pos, i)
         assert forces[i, 2] == pytest.approx(fd, rel=1e-6, abs=1e-9)
 
 
