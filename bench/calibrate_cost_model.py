@@ -4,15 +4,17 @@
 
 The tuner (sim/forces/ewald_tuning.py) predicts the time of one force evaluation as
 
-    real space : T_REAL_CALL + C_VISIT 27 N + C_CELL cells(r_c) + C_CHECK checks(r_c)
-                 + C_PAIR pairs(r_c)
+    real space : T_REAL_CALL + C_ION N + C_LIST pairs(r_l) + C_PAIR pairs(r_c)
+                 + [T_BUILD + C_BUILD_ION N + C_BUILD_CHECK checks(r_l)
+                    + C_BUILD_PAIR pairs(r_l)] / rebuild interval
     SPME       : T_SPME_CALL + N (C_SPLINE n^3 + C_PARTICLE) + C_FFT M log2 M
 
-(N ions, checks and pairs counted on the configuration, r_c the cut-off, n the B-spline
-order, M mesh points). This script times the real kernels, with the thread count a run uses, on
-random 150 mM 1:1 configurations (N = 300 ... 20000, r_c 1.5-5 nm, orders 4/6/8, meshes
-16^3-64^3) and fits the constants by non-negative least squares on the relative error (each
-timing weighs the same). The constants in ewald_tuning.py are the rounded output of a run on a
+(N ions, checks and pairs counted on the configuration, r_c the cut-off, r_l the Verlet list
+radius, n the B-spline order, M mesh points). This script times the real kernels, with the
+thread count a run uses, on random 150 mM 1:1 configurations (N = 300 ... 30000, r_c 1-5.5
+nm, orders 4/6/8, meshes 16^3-64^3): the real-space evaluation with a valid list and the list
+build separately. It fits each part's constants by non-negative least squares on the
+relative error (each timing weighs the same). The constants in ewald_tuning.py are the rounded output of a run on a
 quiet 2-core machine; only their ratios matter to the choice.
 """
 
@@ -35,7 +37,8 @@ from sim.forces.short_range import ShortRangeForces  # noqa: E402
 from sim.units import COULOMB_CONSTANT, MOLAR_TO_PER_NM3  # noqa: E402
 
 DENSITY = 2 * 0.150 * MOLAR_TO_PER_NM3  # ions per nm^3 at 150 mM 1:1
-REAL_TERMS = ["T_REAL_CALL", "C_VISIT", "C_CELL", "C_CHECK", "C_PAIR"]
+REAL_TERMS = ["T_REAL_CALL", "C_ION", "C_LIST", "C_PAIR"]
+BUILD_TERMS = ["T_BUILD", "C_BUILD_ION", "C_BUILD_CHECK", "C_BUILD_PAIR"]
 SPME_TERMS = ["T_SPME_CALL", "C_SPLINE", "C_PARTICLE", "C_FFT"]
 
 
@@ -59,26 +62,33 @@ def _time(fn, reps):
     return best * 1e9  # ns
 
 
+def _fit(rows, names):
+    a = np.array([r["x"] for r in rows]) / np.array([[r["ns"]] for r in rows])
+    coef, _ = nnls(a, np.ones(len(rows)))
+    return dict(zip(names, coef))
+
+
 def real_space(reps):
-    rows = []
+    steady, build = [], []
     for n in (300, 2000, 10000, 30000):
         box, pos, q = _config(n)
         species = np.zeros(n, dtype=np.int64)
+        work = _RealSpaceWork(box, n, pos)
         for rc in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.5, 5.5):
             if rc > 0.5 * box.min():
                 continue
             sr = ShortRangeForces(box, species, q, [0.3], 2.58, COULOMB_CONSTANT / 78.5,
                                   alpha=3.0 / rc, coulomb_cutoff=rc)
             f = np.zeros((n, 3))
-            t = _time(lambda: sr.compute(pos, f), max(2, reps * 1000 // n))
-            work = _RealSpaceWork(box, n, pos)
-            rows.append({"n": n, "cutoff": rc, "ns": t,
-                         "x": [1.0, 27.0 * n, float(work.cells([rc])[0]),
-                               float(work.checks([rc])[0]), float(work.pairs([rc])[0])]})
-    a = np.array([r["x"] for r in rows]) / np.array([[r["ns"]] for r in rows])
-    b = np.ones(len(rows))
-    coef, _ = nnls(a, b)
-    return rows, dict(zip(REAL_TERMS, coef))
+            nb = sr.neighbours
+            sr.compute(pos, f)  # builds the list; the timed calls reuse it
+            r = max(2, reps * 1000 // n)
+            steady.append({"n": n, "cutoff": rc, "ns": _time(lambda: sr.compute(pos, f), r),
+                           "x": work.steady_terms([rc])[0].tolist()})
+            build.append({"n": n, "cutoff": rc,
+                          "ns": _time(lambda: (nb.invalidate(), nb.refresh(pos)), r),
+                          "x": work.build_terms([rc])[0].tolist()})
+    return steady, build, {**_fit(steady, REAL_TERMS), **_fit(build, BUILD_TERMS)}
 
 
 def spme(reps):
@@ -95,10 +105,7 @@ def spme(reps):
                 m = k ** 3
                 rows.append({"n": n, "order": order, "mesh": k, "ns": t,
                              "x": [1.0, n * order ** 3, n, m * np.log2(m)]})
-    a = np.array([r["x"] for r in rows]) / np.array([[r["ns"]] for r in rows])
-    b = np.ones(len(rows))
-    coef, _ = nnls(a, b)
-    return rows, dict(zip(SPME_TERMS, coef))
+    return rows, _fit(rows, SPME_TERMS)
 
 
 def main():
@@ -106,22 +113,20 @@ def main():
     p.add_argument("--reps", type=int, default=20)
     args = p.parse_args()
     import numba
-    real_rows, real_fit = real_space(args.reps)
+    steady_rows, build_rows, real_fit = real_space(args.reps)
     spme_rows, spme_fit = spme(args.reps)
     fit = {**real_fit, **spme_fit}
-
-    def predicted(r):
-        names = REAL_TERMS if "cutoff" in r else SPME_TERMS
-        return sum(fit[k] * x for k, x in zip(names, r["x"]))
-
-    worst = max(abs(predicted(r) / r["ns"] - 1) for r in real_rows + spme_rows)
-    for r in real_rows + spme_rows:
-        r["predicted_ns"] = predicted(r)
-        del r["x"]
+    parts = [(steady_rows, REAL_TERMS), (build_rows, BUILD_TERMS), (spme_rows, SPME_TERMS)]
+    worst = 0.0
+    for rows, names in parts:
+        for r in rows:
+            r["predicted_ns"] = sum(fit[k] * x for k, x in zip(names, r.pop("x")))
+            worst = max(worst, abs(r["predicted_ns"] / r["ns"] - 1))
     print(json.dumps({"numba_threads": numba.get_num_threads(),
                       "constants_ns": {k: round(float(v), 3) for k, v in fit.items()},
                       "worst_relative_misfit": round(float(worst), 3),
-                      "real_space": real_rows, "spme": spme_rows}, indent=1))
+                      "real_space": steady_rows, "list_build": build_rows,
+                      "spme": spme_rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -191,9 +191,11 @@ def test_two_opposite_charges_feel_coulomb_in_water():
 # -------------------------------------------------------------------- energy-force consistency
 def test_spme_forces_are_minus_energy_gradient(configurations):
     """SPME differentiates its own B-spline interpolation, so F = -grad U_rec exactly;
-    central differences (h = 1e-5 nm, error ~h^2) agree to 1e-6 of the force scale."""
+    central differences (h = 1e-5 nm, error ~h^2) agree to 1e-6 of the force scale. The
+    double-precision mesh is used: float32 rounding of the energy (~1e-7 relative) over
+    2h would swamp the comparison; the next test bounds the float32 mesh's difference."""
     pos = configurations[1][0].copy()
-    spme = SPME(BOX, 0.9, (12, 15, 16), 5, PREF)
+    spme = SPME(BOX, 0.9, (12, 15, 16), 5, PREF, single_precision=False)
     forces = np.zeros_like(pos)
     spme.compute(pos, CHARGES, forces)
     scale = rms(forces)
@@ -208,6 +210,22 @@ def test_spme_forces_are_minus_energy_gradient(configurations):
             pos[i, d] += h
             assert forces[i, d] == pytest.approx(-(e_plus - e_minus) / (2 * h),
                                                  abs=1e-6 * scale)
+
+
+def test_single_precision_mesh_changes_forces_far_below_the_tuned_error(configurations):
+    """The default float32 mesh against float64: the RMS force difference must stay below
+    1e-5 of the force scale (a hundredth of the smallest requested error, 1e-3... 1e-4 in
+    these tests), the energy within 1e-6."""
+    pos = configurations[0][0]
+    out = []
+    for single in (True, False):
+        spme = SPME(BOX, 0.9, (24, 24, 32), 6, PREF, single_precision=single)
+        forces = np.zeros_like(pos)
+        out.append((spme.compute(pos, CHARGES, forces), forces))
+    (e32, f32), (e64, f64) = out
+    assert rms(f32 - f64) < 1e-5 * rms(f64)
+    assert e32 == pytest.approx(e64, rel=1e-6)
+    assert not np.array_equal(f32, f64)  # the option does change the arithmetic
 
 
 def test_spme_refuses_a_mesh_smaller_than_the_stencil():

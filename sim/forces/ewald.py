@@ -25,7 +25,7 @@ thread that owns it, and it sums the contributions of the particles in a fixed o
 counting sort of the particles by their base mesh column), so the summation order at every
 mesh point is independent of the thread count. Force interpolation is parallel over particles
 (each writes its own force). The energy is reduced per plane and then summed serially.
-The FFTs (scipy.fft, pocketfft) split only independent 1-D transforms over workers.
+The FFTs (scipy.fft, pocketfft) run on one worker.
 """
 
 from __future__ import annotations
@@ -120,29 +120,48 @@ def bspline_moduli(mesh_size: int, order: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
-def _spline_weights(pos, box, mesh, order, base, w, dw):
-    """Per particle and dimension: base mesh index floor(u) mod K and the B-spline weights.
+@njit(cache=True, inline="always")
+def _mesh_coordinate(x, length, k):
+    """(base, f, ok) for coordinate x (nm) on a periodic mesh of k points over length (nm):
+    u = x k / L = base + f with base = floor(u) mod k and f in [0, 1). Positions need not be
+    wrapped; ok is False for NaN, inf or absurd x (then base = 0), which must poison the
+    result, never the memory."""
+    u = x / length * k
+    if not abs(u) < 1e15:
+        return 0, 0.0, False
+    fl = math.floor(u)
+    f = u - fl
+    if f >= 1.0:  # u just below an integer can round up: keep f in [0, 1)
+        f = 0.0
+        fl += 1.0
+    return np.int64(fl) % k, f, True
 
-    u = x K / L, so positions need not be wrapped (any finite x works). dw is d/du.
-    """
-    n = pos.shape[0]
-    for i in prange(n):
+
+@njit(cache=True, parallel=True)
+def _base_points(pos, box, mesh, base):
+    """base[i, d] = floor(u) mod K_d of every particle (the key of the column binning)."""
+    for i in prange(pos.shape[0]):
         for d in range(3):
-            u = pos[i, d] / box[d] * mesh[d]
-            if not abs(u) < 1e15:  # NaN, inf or absurd: poison the result, never the memory
-                base[i, d] = 0
+            base[i, d] = _mesh_coordinate(pos[i, d], box[d], mesh[d])[0]
+
+
+@njit(cache=True, parallel=True)
+def _spline_weights(pos, box, mesh, order, perm, charges, w, dw, base_sorted, q_sorted):
+    """B-spline weights (and d/du) of particle perm[s] in slot s, with its base point and
+    charge: the spreading and interpolation kernels then read particle data in the order
+    they visit it (column order), not at random."""
+    for s in prange(pos.shape[0]):
+        i = perm[s]
+        q_sorted[s] = charges[i]
+        for d in range(3):
+            b, f, ok = _mesh_coordinate(pos[i, d], box[d], mesh[d])
+            base_sorted[s, d] = b
+            if ok:
+                _bspline_fill(f, order, w[s, d], dw[s, d])
+            else:
                 for j in range(order):
-                    w[i, d, j] = math.nan
-                    dw[i, d, j] = math.nan
-                continue
-            fl = math.floor(u)
-            f = u - fl
-            if f >= 1.0:  # u just below an integer can round up: keep f in [0, 1)
-                f = 0.0
-                fl += 1.0
-            base[i, d] = np.int64(fl) % mesh[d]
-            _bspline_fill(f, order, w[i, d], dw[i, d])
+                    w[s, d, j] = math.nan
+                    dw[s, d, j] = math.nan
 
 
 @njit(cache=True)
@@ -171,43 +190,39 @@ def _bin_by_column(base, k2, counts, starts, perm):
 
 
 @njit(cache=True, parallel=True)
-def _spread(charges, base, w, order, starts, perm, grid):
+def _spread(q_sorted, base, w, order, starts, grid):
     """Q[ix, iy, iz] = sum_i q_i w_x w_y w_z (the SPME charge array), parallel over x-planes.
 
     Particle i (base plane bx) touches planes bx - j, j = 0..n-1, so plane ix gathers the
     particles of planes bx = ix + j. Each plane is owned by one thread; the order of
     summation at a mesh point is (j, column, particle index) and does not depend on the
-    number of threads.
+    number of threads. Particle data are in slot (column) order.
     """
     k1, k2, k3 = grid.shape
     for ix in prange(k1):
-        plane = grid[ix]
         for a in range(k2):
             for c in range(k3):
-                plane[a, c] = 0.0
+                grid[ix, a, c] = 0.0
         for j in range(order):
             bx = (ix + j) % k1
-            for s in range(starts[bx * k2], starts[(bx + 1) * k2]):
-                i = perm[s]
-                qx = charges[i] * w[i, 0, j]
+            for i in range(starts[bx * k2], starts[(bx + 1) * k2]):
+                qx = q_sorted[i] * w[i, 0, j]
                 by = base[i, 1]
                 bz = base[i, 2]
-                wz = w[i, 2]
                 for a in range(order):
                     iy = by - a
                     if iy < 0:
                         iy += k2
                     qxy = qx * w[i, 1, a]
-                    row = plane[iy]
                     if bz >= order - 1:  # no wrap in z: contiguous, branch-free inner loop
                         for c in range(order):
-                            row[bz - c] += qxy * wz[c]
+                            grid[ix, iy, bz - c] += qxy * w[i, 2, c]
                     else:
                         for c in range(order):
                             iz = bz - c
                             if iz < 0:
                                 iz += k3
-                            row[iz] += qxy * wz[c]
+                            grid[ix, iy, iz] += qxy * w[i, 2, c]
 
 
 @njit(cache=True, parallel=True)
@@ -233,27 +248,24 @@ def _convolve(spectrum, influence, k3, plane_energy):
 
 
 @njit(cache=True, parallel=True)
-def _interpolate_forces(charges, base, w, dw, order, box, perm, phi, forces):
+def _interpolate_forces(q_sorted, base, w, dw, order, box, perm, phi, forces):
     """F_i = -sum_mesh dQ/dr_i * phi (analytic gradient of the SPME energy); ADDS into forces.
 
-    Parallel over particles, visited in mesh-column order (perm) for memory locality; each
+    Parallel over slots (particle perm[s], data in column order, for memory locality); each
     particle's sum has a fixed order and writes only its own force.
     """
     k1, k2, k3 = phi.shape
     sx = k1 / box[0]
     sy = k2 / box[1]
     sz = k3 / box[2]
-    n = charges.shape[0]
-    for s in prange(n):
-        i = perm[s]
+    n = q_sorted.shape[0]
+    for i in prange(n):
         fx = 0.0
         fy = 0.0
         fz = 0.0
         bx = base[i, 0]
         by = base[i, 1]
         bz = base[i, 2]
-        wz = w[i, 2]
-        dwz = dw[i, 2]
         for j in range(order):
             ix = bx - j
             if ix < 0:
@@ -264,31 +276,31 @@ def _interpolate_forces(charges, base, w, dw, order, box, perm, phi, forces):
                 iy = by - a
                 if iy < 0:
                     iy += k2
-                row = phi[ix, iy]
                 # sum_c wz g and sum_c dwz g first: 2 products per point instead of 6
                 g_w = 0.0
                 g_dw = 0.0
                 if bz >= order - 1:
                     for c in range(order):
-                        g = row[bz - c]
-                        g_w += wz[c] * g
-                        g_dw += dwz[c] * g
+                        g = phi[ix, iy, bz - c]
+                        g_w += w[i, 2, c] * g
+                        g_dw += dw[i, 2, c] * g
                 else:
                     for c in range(order):
                         iz = bz - c
                         if iz < 0:
                             iz += k3
-                        g = row[iz]
-                        g_w += wz[c] * g
-                        g_dw += dwz[c] * g
+                        g = phi[ix, iy, iz]
+                        g_w += w[i, 2, c] * g
+                        g_dw += dw[i, 2, c] * g
                 wy = w[i, 1, a]
                 fx += dwx * wy * g_w
                 fy += wx * dw[i, 1, a] * g_w
                 fz += wx * wy * g_dw
-        q = charges[i]
-        forces[i, 0] -= q * sx * fx
-        forces[i, 1] -= q * sy * fy
-        forces[i, 2] -= q * sz * fz
+        q = q_sorted[i]
+        p = perm[i]
+        forces[p, 0] -= q * sx * fx
+        forces[p, 1] -= q * sy * fy
+        forces[p, 2] -= q * sz * fz
 
 
 @njit(cache=True)
@@ -312,13 +324,16 @@ class SPME:
     mesh : (3,) numbers of mesh points K1, K2, K3 (FFT-friendly sizes are fastest).
     order : B-spline order n (n - 1 is the polynomial degree; 4..8 usual, 2..12 accepted).
     prefactor : COULOMB_CONSTANT / eps_w in kJ nm / (mol e^2).
+    single_precision : mesh, FFT and potential in float32 (default; particle data, weights
+        and sums stay float64). The energy then carries rounding of ~1e-7 relative, too much
+        for a finite-difference check at h = 1e-5 nm, for which float64 is kept.
 
     compute() returns U_rec and adds -grad U_rec to the forces. Tinfoil boundary conditions
     (k = 0 omitted); the system must be neutral. Work arrays are allocated in __init__ (mesh)
     and on the first call for a given N (per-particle spline tables), then reused.
     """
 
-    def __init__(self, box, alpha, mesh, order, prefactor):
+    def __init__(self, box, alpha, mesh, order, prefactor, single_precision=True):
         box = np.asarray(box, dtype=np.float64)
         mesh = np.asarray(mesh, dtype=np.int64)
         if box.shape != (3,) or np.any(box <= 0):
@@ -338,8 +353,11 @@ class SPME:
         self.order = int(order)
         self.prefactor = float(prefactor)
         k1, k2, k3 = (int(m) for m in mesh)
-        self._grid = np.zeros((k1, k2, k3))
-        self._influence = self._influence_function()
+        # single precision mesh: halves the FFT (54^3: 2.4 -> 1.1 ms) at relative rounding
+        # errors ~1e-7, four orders below the smallest force error the tuner is asked for
+        mesh_type = np.float32 if single_precision else np.float64
+        self._grid = np.zeros((k1, k2, k3), dtype=mesh_type)
+        self._influence = self._influence_function().astype(mesh_type)
         self._plane_energy = np.zeros(k1)
         self._counts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._starts = np.zeros(k1 * k2 + 1, dtype=np.int64)
@@ -366,6 +384,8 @@ class SPME:
     def _allocate(self, n):
         self._n = n
         self._base = np.zeros((n, 3), dtype=np.int64)
+        self._base_sorted = np.zeros((n, 3), dtype=np.int64)
+        self._q_sorted = np.zeros(n)
         self._w = np.zeros((n, 3, self.order))
         self._dw = np.zeros((n, 3, self.order))
         self._perm = np.zeros(n, dtype=np.int64)
@@ -379,17 +399,19 @@ class SPME:
         n = pos.shape[0]
         if n != self._n:
             self._allocate(n)
-        _spline_weights(pos, self.box, self.mesh, self.order, self._base, self._w, self._dw)
+        _base_points(pos, self.box, self.mesh, self._base)
         _bin_by_column(self._base, int(self.mesh[1]), self._counts, self._starts, self._perm)
-        _spread(charges, self._base, self._w, self.order, self._starts, self._perm, self._grid)
-        # pocketfft splits only independent 1-D transforms; below ~32k mesh points the
-        # hand-off costs more than it saves (flagship mesh 20x20x32: 250 us -> 240 us per step).
-        workers = numba.get_num_threads() if self._grid.size >= 32768 else 1
-        spectrum = scipy.fft.rfftn(self._grid, workers=workers)
+        _spline_weights(pos, self.box, self.mesh, self.order, self._perm, charges, self._w,
+                        self._dw, self._base_sorted, self._q_sorted)
+        _spread(self._q_sorted, self._base_sorted, self._w, self.order, self._starts,
+                self._grid)
+        # one FFT worker: a second one competes with Numba's threads, which spin for a while
+        # after each parallel kernel (sim/__init__.py), and was slower at every mesh measured
+        # (30^3 ... 64^3 in single precision)
+        spectrum = scipy.fft.rfftn(self._grid, workers=1)
         _convolve(spectrum, self._influence, int(self.mesh[2]), self._plane_energy)
-        phi = scipy.fft.irfftn(spectrum, s=self._grid.shape, workers=workers,
-                               overwrite_x=True)
-        _interpolate_forces(charges, self._base, self._w, self._dw, self.order, self.box,
-                            self._perm, phi, forces)
+        phi = scipy.fft.irfftn(spectrum, s=self._grid.shape, workers=1, overwrite_x=True)
+        _interpolate_forces(self._q_sorted, self._base_sorted, self._w, self._dw, self.order,
+                            self.box, self._perm, phi, forces)
         # sum over the (full) spectrum of C |FQ|^2 / M: the influence carries the factor M
         return 0.5 * _serial_sum(self._plane_energy) / self._grid.size

@@ -41,13 +41,16 @@ expectation; estimated_error reports the estimate for the chosen parameters.
 Cost model (one force evaluation, ns, with the threads a run uses; constants measured by
 bench/calibrate_cost_model.py on a quiet 2-core x86-64 machine; only the ratios matter)
 -----------------------------------------------------------------------------------------
-    real space : T_REAL_CALL + C_VISIT 27 N + C_CELL cells + C_CHECK checks(r_c)
-                 + C_PAIR pairs(r_c)
+    real space : T_REAL_CALL + C_ION N + C_LIST pairs(r_l) + C_PAIR pairs(r_c)
+                 + [T_BUILD + C_BUILD_ION N + C_BUILD_CHECK checks(r_l)
+                    + C_BUILD_PAIR pairs(r_l)] / rebuild interval
     SPME       : T_SPME_CALL + N (C_SPLINE n^3 + C_PARTICLE) + C_FFT M log2 M   (spread +
                  interpolate, forward + inverse real FFT of M = K1 K2 K3 points)
-pairs(r_c) counts the ordered ion pairs closer than r_c (each ion sums its own partners) and
-checks(r_c) the distances the cell-list loop computes (every ion against the ions of its 27
-neighbour cells, cells as wide as the box allows above r_c). Given the ions' positions both
+The real space runs over a Verlet list of radius r_l = r_c + skin (sim.forces.neighbours),
+rebuilt every REBUILD_INTERVAL (skin / 0.4 nm)^2 steps. pairs(r) counts the ordered ion pairs
+closer than r (the list holds each once: the constants absorb the 1/2) and checks(r) the
+distances the list build computes (every ion against the ions of its 27 neighbour cells,
+cells as wide as the box allows above r). Given the ions' positions both
 are counted on that configuration (a k-d tree and a cell histogram; a sample of ions for
 large N), so ions crowded into a thin compartment, as in a cell with a dilute outside, are
 costed at the density they see, and the slab's r_c^2 (not r_c^3) growth of partners is
@@ -71,21 +74,25 @@ import numpy as np
 from numba import njit
 
 from .ewald import bspline_moduli
+from .short_range import default_skin
 
 __all__ = ["EwaldParameters", "tune_ewald", "estimate_force_error"]
 
 # cost model constants, ns, fitted by bench/calibrate_cost_model.py (2 threads, quiet
-# 2-core x86-64, 2026-11-30; two runs agreed within 10%, the fit within 25% of every timing).
-# The fit put the per-call real-space time and the per-cell time at zero.
-T_REAL_CALL = 0.0      # per real-space evaluation
-C_VISIT = 5.3          # one visit of a neighbour cell by one ion
-C_CELL = 0.0           # one cell: clearing, prefix sum, the outer loop
-C_CHECK = 0.57         # one distance check in the cell-list loop
-C_PAIR = 14.5          # one real-space pair inside the cut-off (erfc, exp, accumulate)
-T_SPME_CALL = 100000.0  # per SPME evaluation: kernel starts, FFT set-up and allocation
-C_SPLINE = 1.2         # one stencil point, spreading plus interpolation
-C_PARTICLE = 150.0     # per-particle spline weights, binning
-C_FFT = 0.9            # per point and log2(M) for the forward + inverse FFT and convolution
+# 2-core x86-64, 2026-11-30; the fit within 22% of every timing).
+T_REAL_CALL = 15000.0  # per real-space evaluation
+C_ION = 19.0           # per ion: positions into list order, displacement check, reduction
+C_LIST = 3.2           # one listed pair (ordered count): distance, pass-2 read-back
+C_PAIR = 4.9           # one pair inside the cut-off (ordered count): erfc, exp, accumulate
+T_BUILD = 0.0          # per list build
+C_BUILD_ION = 280.0    # per ion and build: binning, row sorting, transposition
+C_BUILD_CHECK = 0.78   # one distance check of the build
+C_BUILD_PAIR = 20.0    # one listed pair of the build (count, write, sort, transpose)
+REBUILD_INTERVAL = 10.0  # steps between builds at a 0.4 nm skin (150 mM, dt 0.05 ps: 8-12)
+T_SPME_CALL = 89000.0  # per SPME evaluation: kernel starts, FFT set-up and allocation
+C_SPLINE = 1.36        # one stencil point, spreading plus interpolation
+C_PARTICLE = 88.0      # per-particle spline weights, binning
+C_FFT = 0.48           # per point and log2(M) for the forward + inverse FFT and convolution
 
 # The search aims at SAFETY * force_error: the estimates agree with the direct sum to ~5-10%
 # on average, but RMS |F_exact| of one configuration of a few hundred ions scatters by
@@ -459,10 +466,34 @@ class _RealSpaceWork:
             self._checks[ncell] = float(np.sum(hist * around)) - self.n
         return self._checks[ncell]
 
+    def list_radius(self, cutoffs):
+        """Verlet list radius r_c + skin (nm) that sim.forces.short_range would use."""
+        cutoffs = np.asarray(cutoffs, dtype=np.float64)
+        skin = np.clip(default_skin(cutoffs), 0.0, 0.5 * self.box.min() - cutoffs)
+        return cutoffs + skin
+
+    def steady_terms(self, cutoffs):
+        """Counts multiplying T_REAL_CALL, C_ION, C_LIST, C_PAIR (one per cut-off)."""
+        r_list = self.list_radius(cutoffs)
+        one = np.ones(len(r_list))
+        return np.stack([one, self.n * one, self.pairs(r_list), self.pairs(cutoffs)], 1)
+
+    def build_terms(self, cutoffs):
+        """Counts multiplying T_BUILD, C_BUILD_ION, C_BUILD_CHECK, C_BUILD_PAIR."""
+        r_list = self.list_radius(cutoffs)
+        one = np.ones(len(r_list))
+        return np.stack([one, self.n * one, self.checks(r_list), self.pairs(r_list)], 1)
+
     def cost(self, cutoffs):
-        """Model time of one real-space evaluation, ns."""
-        return (T_REAL_CALL + C_VISIT * 27.0 * self.n + C_CELL * self.cells(cutoffs)
-                + C_CHECK * self.checks(cutoffs) + C_PAIR * self.pairs(cutoffs))
+        """Model time of one real-space evaluation, ns, with the list builds spread over
+        the steps between them."""
+        cutoffs = np.asarray(cutoffs, dtype=np.float64)
+        skin = self.list_radius(cutoffs) - cutoffs
+        interval = np.maximum(1.0, REBUILD_INTERVAL * (skin / 0.4) ** 2)
+        steady = self.steady_terms(cutoffs) @ np.array([T_REAL_CALL, C_ION, C_LIST, C_PAIR])
+        build = self.build_terms(cutoffs) @ np.array([T_BUILD, C_BUILD_ION, C_BUILD_CHECK,
+                                                       C_BUILD_PAIR])
+        return steady + build / interval
 
 
 def _spme_cost(n, mesh_points, order):

@@ -9,14 +9,18 @@ cannot collapse onto each other. Real-space Ewald (when alpha > 0):
 
     U(r) = k_e q_i q_j erfc(alpha r) / r,   k_e = 138.935458 / eps_w  kJ nm/(mol e^2).
 
-Both are evaluated in one pass over cell-list neighbours. The pass also flags every ion
+Both are evaluated in one pass over a Verlet neighbour list (sim.forces.neighbours). The
+pass also flags every ion
 that is closer than OVERLAP_FRACTION sigma_ij to a partner (WCA energy above 44 kT, a
 Boltzmann weight below 1e-19): only a noise step of four or more standard deviations into a
 contact gets there, and the next step's force would throw the ion half a nanometre or more.
-The engine rejects such moves (sim.run.Simulation.compute_forces). Each ion's force is summed by the
-thread that owns the ion, over its partners in a fixed order (no Newton's-third-law
-scatter): twice the pair evaluations, but no atomics and results that are bit-identical for
-any number of threads.
+The engine rejects such moves (sim.run.Simulation.compute_forces).
+
+Each pair is evaluated once (Newton's third law) without atomics or per-thread copies: the
+owner of a pair (see sim.forces.neighbours) sums it into its own force and stores the scalar
+F/r in a per-pair buffer; a second pass gives each ion its incoming pairs, read back from the
+buffer in the owners' ion order. Every ion's sum has a fixed order, so forces are
+bit-identical for any number of threads and whenever the list was last rebuilt.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .cells import CellList
+from .neighbours import VerletList, minimum_image
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 WCA_CUTOFF_FACTOR = 2.0 ** (1.0 / 6.0)
@@ -54,15 +58,12 @@ class ShortRangeForces:
     """WCA + real-space Coulomb for a fixed set of ions.
 
     diameters (S,) nm per species; wca_epsilon kJ/mol; coulomb_prefactor kJ nm/(mol e^2)
-    (0 disables Coulomb); alpha nm^-1; coulomb_cutoff nm.
-
-    Each call bins the ions into cells and copies positions, species and charges into cell
-    order, so that the inner loop reads contiguous memory and applies a per-cell periodic
-    shift instead of a minimum-image rounding per pair.
+    (0 disables Coulomb); alpha nm^-1; coulomb_cutoff nm; skin nm, the Verlet list's margin
+    (sim.forces.neighbours; a larger skin means longer lists but rarer rebuilds).
     """
 
     def __init__(self, box, species, charges, diameters, wca_epsilon, coulomb_prefactor=0.0,
-                 alpha=0.0, coulomb_cutoff=0.0):
+                 alpha=0.0, coulomb_cutoff=0.0, skin=None):
         diameters = np.asarray(diameters, dtype=np.float64)
         self.sigma = 0.5 * (diameters[:, None] + diameters[None, :])
         self.wca_cut2 = (WCA_CUTOFF_FACTOR * self.sigma) ** 2
@@ -75,134 +76,153 @@ class ShortRangeForces:
         self.species = np.ascontiguousarray(species, dtype=np.int64)
         self.charges = np.ascontiguousarray(charges, dtype=np.float64)
         n = len(self.species)
-        self.cells = CellList(box, self.cutoff, n)
-        self.energy_wca = np.zeros(n)
-        self.energy_coulomb = np.zeros(n)
-        self._pos_sorted = np.zeros((n, 3))
-        self._species_sorted = np.zeros(n, dtype=np.int64)
-        self._charges_sorted = np.zeros(n)
+        self.neighbours = VerletList(box, self.cutoff, n,
+                                     float(default_skin(self.cutoff)) if skin is None else skin)
+        self._species_slot = np.zeros(n, dtype=np.int64)
+        self._charges_slot = np.zeros(n)
+        self._own = np.zeros((n, 3))  # force from owned pairs, slot order
+        self._row_energy = np.zeros((n, 2))  # WCA and Coulomb energy of owned pairs
+        self._own_overlap = np.zeros(n, dtype=np.uint8)  # an owned pair overlaps
         self.overlapping = np.zeros(n, dtype=np.uint8)  # 1: closer than 0.8 sigma to another
         self.n_overlapping = 0
 
     def compute(self, pos, forces):
-        """Add pair forces kJ/(mol nm) into forces (N,3); return (U_wca, U_real) kJ/mol.
-        Sets `overlapping` (per ion) and `n_overlapping` (see the module docstring)."""
-        c = self.cells
-        c.build(pos)
-        gather_sorted(pos, self.species, self.charges, c.order, self._pos_sorted,
-                      self._species_sorted, self._charges_sorted)
-        u_w, u_c, self.n_overlapping = pair_forces(
-            self._pos_sorted, self._species_sorted, self._charges_sorted, c.order, c.box,
-            c.ncell, c.cell_start, c.offsets[0], c.offsets[1], c.offsets[2], self.sigma,
-            self.wca_cut2, self.overlap_cut2, self.wca_epsilon, self.prefactor, self.alpha,
-            self.coulomb_cutoff ** 2, self.cutoff ** 2, forces, self.energy_wca,
-            self.energy_coulomb, self.overlapping)
-        return u_w, u_c
+        """Add pair forces kJ/(mol nm) into forces (N,3); pos (N,3) nm wrapped into the box.
+        Return (U_wca, U_real) kJ/mol. Sets `overlapping` (per ion) and `n_overlapping`
+        (see the module docstring)."""
+        nb = self.neighbours
+        if nb.refresh(pos):
+            take_slots(self.species, self.charges, nb.ion_of_slot, self._species_slot,
+                       self._charges_slot)
+        args = (nb.pos, self._species_slot, nb.box, self.sigma, self.overlap_cut2)
+        owned_pair_forces(*args, self._charges_slot, nb.row_start, nb.row_end,
+                          nb.partner, self.wca_cut2,
+                          self.wca_epsilon, self.prefactor, self.alpha,
+                          self.coulomb_cutoff ** 2, self.cutoff ** 2, nb.in_position,
+                          nb.pair_values,
+                          self._own, self._row_energy, self._own_overlap)
+        self.n_overlapping = incoming_pair_forces(
+            *args, nb.in_start, nb.in_owner, nb.pair_values, nb.ion_of_slot,
+            self._own, self._own_overlap, forces, self.overlapping)
+        return _energy_sums(self._row_energy, nb.slot_of_ion)
+
+
+def default_skin(cutoff):
+    """Verlet skin (nm) for a pair cut-off (nm, scalar or array): 0.4 nm, less below a 1.5 nm
+    cut-off, where the list would be mostly skin. At N = 1e4, 150 mM, r_c = 2.95 nm, dt =
+    0.05 ps the step took 11.2 / 11.1 / 10.8 / 10.8 ms at skins 0.3 / 0.4 / 0.6 / 0.8 nm: flat,
+    and a thinner list leaves more room under half the box edge."""
+    return np.minimum(0.4, 0.2 * np.asarray(cutoff, dtype=np.float64) + 0.1)
 
 
 @njit(cache=True)
-def gather_sorted(pos, species, charges, order, pos_out, species_out, charges_out):
-    for k in range(order.shape[0]):
-        i = order[k]
-        pos_out[k, 0] = pos[i, 0]
-        pos_out[k, 1] = pos[i, 1]
-        pos_out[k, 2] = pos[i, 2]
-        species_out[k] = species[i]
-        charges_out[k] = charges[i]
+def take_slots(species, charges, ion_of_slot, species_out, charges_out):
+    for s in range(ion_of_slot.shape[0]):
+        species_out[s] = species[ion_of_slot[s]]
+        charges_out[s] = charges[ion_of_slot[s]]
+
+
+@njit(cache=True)
+def _energy_sums(row_energy, slot_of_ion):
+    """(U_wca, U_real) summed in ion order, which does not change when the list is rebuilt."""
+    u_w = 0.0
+    u_c = 0.0
+    for i in range(row_energy.shape[0]):
+        u_w += row_energy[slot_of_ion[i], 0]
+        u_c += row_energy[slot_of_ion[i], 1]
+    return u_w, u_c
 
 
 @njit(cache=True, parallel=True)
-def pair_forces(pos, species, charges, order, box, ncell, cell_start, off_x, off_y, off_z,
-                sigma, wca_cut2, overlap_cut2, wca_eps, prefactor, alpha, coul_cut2, cut2,
-                forces, energy_wca, energy_coulomb, overlapping):
-    """Add WCA and real-space Ewald forces to `forces` (indexed by original ion number);
-    pos/species/charges are in cell order (ion order[k] at row k). Per-ion energies (half of
-    each pair) go to energy_wca / energy_coulomb; cut2 is the larger squared cut-off;
-    overlapping[i] = 1 when ion i is closer than sqrt(overlap_cut2) to a partner.
-    Returns (U_wca, U_real) in kJ/mol and the number of overlapping ions."""
-    n_cells = ncell[0] * ncell[1] * ncell[2]
-    for cell in prange(n_cells):
-        cz = cell % ncell[2]
-        cy = (cell // ncell[2]) % ncell[1]
-        cx = cell // (ncell[1] * ncell[2])
-        for k in range(cell_start[cell], cell_start[cell + 1]):
-            si = species[k]
-            qi = charges[k]
-            xi, yi, zi = pos[k, 0], pos[k, 1], pos[k, 2]
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            e_w = 0.0
-            e_c = 0.0
-            overlap = 0
-            for ox in off_x:
-                nx = cx + ox
-                sx = 0.0
-                if nx < 0:
-                    nx += ncell[0]
-                    sx = -box[0]
-                elif nx >= ncell[0]:
-                    nx -= ncell[0]
-                    sx = box[0]
-                for oy in off_y:
-                    ny = cy + oy
-                    sy = 0.0
-                    if ny < 0:
-                        ny += ncell[1]
-                        sy = -box[1]
-                    elif ny >= ncell[1]:
-                        ny -= ncell[1]
-                        sy = box[1]
-                    for oz in off_z:
-                        nz = cz + oz
-                        sz = 0.0
-                        if nz < 0:
-                            nz += ncell[2]
-                            sz = -box[2]
-                        elif nz >= ncell[2]:
-                            nz -= ncell[2]
-                            sz = box[2]
-                        other = (nx * ncell[1] + ny) * ncell[2] + nz
-                        for j in range(cell_start[other], cell_start[other + 1]):
-                            if j == k:
-                                continue
-                            dx = xi - pos[j, 0] - sx
-                            dy = yi - pos[j, 1] - sy
-                            dz = zi - pos[j, 2] - sz
-                            r2 = dx * dx + dy * dy + dz * dz
-                            if r2 >= cut2:
-                                continue
-                            f_over_r = 0.0
-                            sj = species[j]
-                            if r2 < wca_cut2[si, sj]:
-                                if r2 < overlap_cut2[si, sj]:
-                                    overlap = 1
-                                s2 = sigma[si, sj] * sigma[si, sj] / r2
-                                s6 = s2 * s2 * s2
-                                e_w += 0.5 * (4.0 * wca_eps * (s6 * s6 - s6) + wca_eps)
-                                f_over_r += 24.0 * wca_eps * (2.0 * s6 * s6 - s6) / r2
-                            if r2 < coul_cut2:
-                                r = math.sqrt(r2)
-                                qq = prefactor * qi * charges[j]
-                                erfc_ar, gauss = erfc_and_gaussian(alpha * r)
-                                e_c += 0.5 * qq * erfc_ar / r
-                                f_over_r += qq * (erfc_ar / r + _TWO_OVER_SQRT_PI * alpha
-                                                  * gauss) / r2
-                            fx += f_over_r * dx
-                            fy += f_over_r * dy
-                            fz += f_over_r * dz
-            i = order[k]
-            forces[i, 0] += fx
-            forces[i, 1] += fy
-            forces[i, 2] += fz
-            energy_wca[i] = e_w
-            energy_coulomb[i] = e_c
-            overlapping[i] = overlap
-    u_w = 0.0
-    u_c = 0.0
+def owned_pair_forces(pos, species, box, sigma, overlap_cut2, charges, row_start, row_end,
+                      partner,
+                      wca_cut2, wca_eps, prefactor, alpha, coul_cut2, cut2, in_position,
+                      incoming_f_over_r,
+                      own, row_energy, own_overlap):
+    """Pass 1, over slots: the WCA and real-space Ewald forces of each slot's owned pairs.
+
+    own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); F/r of pair p
+    (kJ/(mol nm^2), 0 beyond the cut-off) goes to incoming_f_over_r[in_position[p]]; row_energy[s] = (U_wca, U_real) of the
+    owned pairs in kJ/mol; own_overlap[s] = 1 if an owned pair is an overlap."""
+    n = pos.shape[0]
+    for s in prange(n):
+        si = species[s]
+        qi = charges[s]
+        xi, yi, zi = pos[s, 0], pos[s, 1], pos[s, 2]
+        fx = 0.0
+        fy = 0.0
+        fz = 0.0
+        e_w = 0.0
+        e_c = 0.0
+        overlap = 0
+        for p in range(row_start[s], row_end[s]):
+            t = partner[p]
+            dx = minimum_image(xi - pos[t, 0], box[0])
+            dy = minimum_image(yi - pos[t, 1], box[1])
+            dz = minimum_image(zi - pos[t, 2], box[2])
+            r2 = dx * dx + dy * dy + dz * dz
+            f_over_r = 0.0
+            if r2 < cut2:  # about a third of the list is skin
+                sj = species[t]
+                if r2 < wca_cut2[si, sj]:  # rare: contacts
+                    if r2 < overlap_cut2[si, sj]:
+                        overlap = 1
+                    s2 = sigma[si, sj] * sigma[si, sj] / r2
+                    s6 = s2 * s2 * s2
+                    e_w += 4.0 * wca_eps * (s6 * s6 - s6) + wca_eps
+                    f_over_r += 24.0 * wca_eps * (2.0 * s6 * s6 - s6) / r2
+                if r2 < coul_cut2:
+                    inv_r = 1.0 / math.sqrt(r2)
+                    qq = prefactor * qi * charges[t]
+                    erfc_ar, gauss = erfc_and_gaussian(alpha * r2 * inv_r)
+                    e_pair = qq * erfc_ar * inv_r
+                    e_c += e_pair
+                    f_over_r += ((e_pair + qq * _TWO_OVER_SQRT_PI * alpha * gauss)
+                                 * inv_r * inv_r)
+            incoming_f_over_r[in_position[p]] = f_over_r
+            fx += f_over_r * dx
+            fy += f_over_r * dy
+            fz += f_over_r * dz
+        own[s, 0] = fx
+        own[s, 1] = fy
+        own[s, 2] = fz
+        row_energy[s, 0] = e_w
+        row_energy[s, 1] = e_c
+        own_overlap[s] = overlap
+
+
+@njit(cache=True, parallel=True)
+def incoming_pair_forces(pos, species, box, sigma, overlap_cut2, in_start, in_owner,
+                         incoming_f_over_r, ion_of_slot, own, own_overlap, forces,
+                         overlapping):
+    """Pass 2, over slots: add own + incoming pair forces into forces (ion order); flag
+    overlaps (any pair closer than sqrt(overlap_cut2)). Returns the number of flagged ions."""
+    n = pos.shape[0]
+    for t in prange(n):
+        st = species[t]
+        xt, yt, zt = pos[t, 0], pos[t, 1], pos[t, 2]
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        overlap = own_overlap[t]
+        for u in range(in_start[t], in_start[t + 1]):
+            f_over_r = incoming_f_over_r[u]  # 0 beyond the cut-off
+            s = in_owner[u]
+            # the owner's difference r_s - r_t, bit for bit as pass 1 formed it
+            dx = minimum_image(pos[s, 0] - xt, box[0])
+            dy = minimum_image(pos[s, 1] - yt, box[1])
+            dz = minimum_image(pos[s, 2] - zt, box[2])
+            gx += f_over_r * dx
+            gy += f_over_r * dy
+            gz += f_over_r * dz
+            if dx * dx + dy * dy + dz * dz < overlap_cut2[species[s], st]:
+                overlap = 1
+        i = ion_of_slot[t]
+        forces[i, 0] += own[t, 0] - gx
+        forces[i, 1] += own[t, 1] - gy
+        forces[i, 2] += own[t, 2] - gz
+        overlapping[i] = overlap
     n_overlap = 0
-    for i in range(energy_wca.shape[0]):
-        u_w += energy_wca[i]
-        u_c += energy_coulomb[i]
-        n_overlap += overlapping[i]
-    return u_w, u_c, n_overlap
+    for t in range(n):
+        n_overlap += overlapping[ion_of_slot[t]]
+    return n_overlap
