@@ -79,19 +79,20 @@ from .short_range import default_skin
 __all__ = ["EwaldParameters", "tune_ewald", "estimate_force_error"]
 
 # cost model constants, ns, fitted by bench/calibrate_cost_model.py (2 threads, quiet
-# 2-core x86-64, 2026-11-30; the fit within 22% of every timing).
-T_REAL_CALL = 15000.0  # per real-space evaluation
-C_ION = 19.0           # per ion: positions into list order, displacement check, reduction
-C_LIST = 3.2           # one listed pair (ordered count): distance, pass-2 read-back
-C_PAIR = 4.9           # one pair inside the cut-off (ordered count): erfc, exp, accumulate
+# 2-core x86-64, 2026-11-30; two runs agreed within 4% on the real-space constants, the fit
+# within 23% of every timing).
+T_REAL_CALL = 14000.0  # per real-space evaluation
+C_ION = 20.0           # per ion: positions into list order, displacement check, reduction
+C_LIST = 3.1           # one listed pair (ordered count): distance, pass-2 read-back
+C_PAIR = 5.0           # one pair inside the cut-off (ordered count): erfc, exp, accumulate
 T_BUILD = 0.0          # per list build
 C_BUILD_ION = 280.0    # per ion and build: binning, row sorting, transposition
-C_BUILD_CHECK = 0.78   # one distance check of the build
+C_BUILD_CHECK = 0.8    # one distance check of the build
 C_BUILD_PAIR = 20.0    # one listed pair of the build (count, write, sort, transpose)
 REBUILD_INTERVAL = 10.0  # steps between builds at a 0.4 nm skin (150 mM, dt 0.05 ps: 8-12)
-T_SPME_CALL = 89000.0  # per SPME evaluation: kernel starts, FFT set-up and allocation
-C_SPLINE = 1.36        # one stencil point, spreading plus interpolation
-C_PARTICLE = 88.0      # per-particle spline weights, binning
+T_SPME_CALL = 77000.0  # per SPME evaluation: kernel starts, FFT set-up and allocation
+C_SPLINE = 1.09        # one stencil point, spreading plus interpolation
+C_PARTICLE = 52.0      # per-particle spline weights, binning
 C_FFT = 0.48           # per point and log2(M) for the forward + inverse FFT and convolution
 
 # The search aims at SAFETY * force_error: the estimates agree with the direct sum to ~5-10%
