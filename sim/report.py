@@ -141,6 +141,12 @@ def format_table(summary: dict) -> str:
         ion_steps = summary["n_ions"] * max(summary["steps"], 1)
         lines.append(f"  {overlaps} moves into an overlap (< 0.8 sigma) were undone, "
                      f"{overlaps / ion_steps:.2g} per ion-step (a smaller dt makes them rarer)")
+    threads = summary.get("threads", {})
+    one = threads.get("steps_on_one_thread", 0)
+    if one > 0.05 * max(summary["steps"], 1):
+        lines.append(f"  the machine was busy: {one / max(summary['steps'], 1):.0%} of the steps "
+                     f"ran on 1 thread instead of {threads['numba_threads']}, which was faster "
+                     f"then (results do not depend on it)")
     for line in summary.get("physics_table", []):
         lines.append(line)
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from .observe import (accumulate_profile, bulk_windows, count_by_compartment,
 from .rng import STREAM_NOISE, fill_gaussians, stream_key
 from .scenario import Scenario
 from .system import Ions, check_counts, ion_counts, mobility_arrays, place_ions
+from .threads import ThreadBalancer
 
 # A deterministic displacement above this in one step means a force blew up (nm).
 MAX_DRIFT_PER_STEP = 0.5
@@ -438,7 +439,9 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
         log(f"ewald: {describe(sim.ewald_parameters)}")
     observables = ObservableReporter(sim, writer, sim.potential_observable)
     checkpoint = CheckpointReporter(sim, writer, run_dir)
-    reporters = [GuardReporter(sim), observables, FrameReporter(sim, writer), checkpoint]
+    balancer = ThreadBalancer(interval=10)
+    reporters = [GuardReporter(sim), observables, FrameReporter(sim, writer), checkpoint,
+                 balancer]
     steps_left = scenario.run.steps - sim.step
     if show_progress(quiet):
         reporters.append(ProgressReporter(sim, scenario.run.steps))
@@ -463,6 +466,7 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
         "particle_steps_per_second": sim.ions.n * (sim.step - start_step) / max(wall, 1e-9),
         "rejected_wall_moves": sim.rejected_moves,
         "rejected_overlap_moves": sim.rejected_overlaps,
+        "threads": balancer.summary(),
     }
     return RunResult(run_dir, sim, wall, summary)
 
