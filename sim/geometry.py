@@ -95,13 +95,13 @@ class Geometry:
 
 # --- Numba helpers -----------------------------------------------------------------------
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def min_image(d, length):
     """Minimum-image displacement along one periodic axis."""
     return d - length * math.floor(d / length + 0.5)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def wrap(x, length):
     """Fold a coordinate into [0, length)."""
     x = x - length * math.floor(x / length)
@@ -110,7 +110,7 @@ def wrap(x, length):
     return x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def membrane_at(z, a, box, mem_center, mem_half):
     """Index of the membrane whose widened slab (half thickness + a) contains z, else -1."""
     for m in range(mem_center.shape[0]):
@@ -119,7 +119,7 @@ def membrane_at(z, a, box, mem_center, mem_half):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def pore_at(x, y, m, s, a, box, ch_x, ch_y, ch_radius, ch_membrane, ch_admit):
     """Index of a channel of membrane m admitting species s whose open cylinder (radius
     r - a) contains (x, y), else -1."""
@@ -136,7 +136,7 @@ def pore_at(x, y, m, s, a, box, ch_x, ch_y, ch_radius, ch_membrane, ch_admit):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def compartment_at(z, comp_lo, comp_hi):
     """Compartment whose water contains z (z in [0, Lz)), else -1 (inside a membrane)."""
     for k in range(comp_lo.shape[0]):

@@ -40,7 +40,7 @@ STATUS_BLOWUP = 2
 STATUS_TELEPORT = 4
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _reflect_radially(x, y, c, a, box, ch_x, ch_y, ch_radius):
     """Mirror (x, y) in the wall of pore c (open radius r - a). Returns (x, y, ok)."""
     reach = ch_radius[c] - a

@@ -27,7 +27,7 @@ STREAM_NOISE = 1
 STREAM_PLACEMENT = 2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32 with 10 rounds on a 128-bit counter (c0..c3) and 64-bit key (k0, k1).
 
@@ -44,14 +44,14 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _uniform53(hi, lo):
     """A double in (0, 1) from two 32-bit words (53 random bits, never exactly 0)."""
     bits = ((hi << _SHIFT32) | lo) >> np.uint64(11)
     return (float(bits) + 0.5) * _TWO_M53
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def gaussian3(key0, key1, step, particle):
     """Three independent standard normal numbers for (step, particle) under key (key0, key1).
 
@@ -92,7 +92,7 @@ def stream_key(seed: int, stream: int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(z & 0xFFFFFFFF), np.uint64(z >> 32)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def uniform1(key0, key1, step, particle):
     """One uniform number in (0, 1) for (step, particle), from a Philox block that
     gaussian3 never uses (fourth counter word = 2)."""

@@ -41,7 +41,8 @@ class CellList:
 def bin_particles(pos, box, ncell, cell_of, cell_start, order, fill):
     """Counting sort of particles into cells; order lists particles cell by cell."""
     n_cells = cell_start.shape[0] - 1
-    cell_start[:] = 0
+    for c in range(n_cells + 1):  # loops, not slice assignments: those compile slowly
+        cell_start[c] = 0
     for i in range(pos.shape[0]):
         cx = min(int(pos[i, 0] / box[0] * ncell[0]), ncell[0] - 1)
         cy = min(int(pos[i, 1] / box[1] * ncell[1]), ncell[1] - 1)
@@ -51,7 +52,8 @@ def bin_particles(pos, box, ncell, cell_of, cell_start, order, fill):
         cell_start[c + 1] += 1
     for c in range(n_cells):
         cell_start[c + 1] += cell_start[c]
-    fill[:] = cell_start[:-1]
+    for c in range(n_cells):
+        fill[c] = cell_start[c]
     for i in range(pos.shape[0]):
         c = cell_of[i]
         order[fill[c]] = i

@@ -152,7 +152,7 @@ def _wrap(z, lz):
 # --------------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _less(ka, ia, kb, ib):
     """Sort key (z, particle index): a total order, so the sorted order is unique."""
     return ka < kb or (ka == kb and ia < ib)

@@ -141,7 +141,10 @@ def gather_positions(pos, ion_of_slot, ref, box, out, disp2):
             dd = minimum_image(x - ref[s, d], box[d])
             acc += dd * dd
         disp2[s] = acc
-    return disp2.max()
+    largest = 0.0
+    for s in range(n):
+        largest = max(largest, disp2[s])
+    return largest
 
 
 @njit(cache=True)
@@ -228,14 +231,16 @@ def transpose(row_start, row_end, partner, order, slot_of_ion, in_start, in_owne
     n = row_start.shape[0] - 1
     for s in range(n):
         slot_of_ion[order[s]] = s
-    fill[:] = 0
+    for s in range(n + 1):  # loops, not slice assignments: those compile slowly
+        fill[s] = 0
     for s in range(n):
         for p in range(row_start[s], row_end[s]):
             fill[partner[p] + 1] += 1
     in_start[0] = 0
     for s in range(n):
         in_start[s + 1] = in_start[s] + fill[s + 1]
-    fill[:n] = in_start[:n]
+    for s in range(n):
+        fill[s] = in_start[s]
     for a in range(n):
         s = slot_of_ion[a]
         for p in range(row_start[s], row_end[s]):
