@@ -58,3 +58,16 @@ def bin_particles(pos, box, ncell, cell_of, cell_start, order, fill):
         c = cell_of[i]
         order[fill[c]] = i
         fill[c] += 1
+
+
+@njit(cache=True)
+def starts_from_counts(counts, starts):
+    """Counting-sort offsets: counts[b + 1] holds the size of bin b on entry. Sets
+    starts[b] = first index of bin b (starts[-1] = total) and counts[b] = starts[b], the
+    cursor from which the caller writes bin b's items."""
+    n_bins = starts.shape[0] - 1
+    starts[0] = 0
+    for b in range(n_bins):
+        starts[b + 1] = starts[b] + counts[b + 1]
+    for b in range(n_bins):
+        counts[b] = starts[b]

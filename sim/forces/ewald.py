@@ -34,10 +34,11 @@ import functools
 import math
 from collections import namedtuple
 
-import numba
 import numpy as np
 import scipy.fft
 from numba import njit, prange
+
+from .cells import starts_from_counts
 
 __all__ = ["SPME", "self_energy", "real_space_pair", "bspline_moduli"]
 
@@ -161,11 +162,7 @@ def _bin_by_column(base, k2, counts, starts, perm):
         counts[b] = 0
     for i in range(n):
         counts[base[i, 0] * k2 + base[i, 1] + 1] += 1
-    starts[0] = 0
-    for b in range(n_bins):
-        starts[b + 1] = starts[b] + counts[b + 1]
-    for b in range(n_bins):
-        counts[b] = starts[b]
+    starts_from_counts(counts, starts)
     for i in range(n):
         b = base[i, 0] * k2 + base[i, 1]
         perm[counts[b]] = i

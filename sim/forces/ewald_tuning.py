@@ -50,12 +50,12 @@ The real space runs over a Verlet list of radius r_l = r_c + skin (sim.forces.ne
 rebuilt every REBUILD_INTERVAL (skin / 0.4 nm)^2 steps. pairs(r) counts the ordered ion pairs
 closer than r (the list holds each once: the constants absorb the 1/2) and checks(r) the
 distances the list build computes (every ion against the ions of its 27 neighbour cells,
-cells as wide as the box allows above r). Given the ions' positions both
-are counted on that configuration (a k-d tree and a cell histogram; a sample of ions for
-large N), so ions crowded into a thin compartment, as in a cell with a dilute outside, are
-costed at the density they see, and the slab's r_c^2 (not r_c^3) growth of partners is
-seen. Without positions a uniform density is assumed. The per-call times matter for a few
-hundred ions, where they are a large part of a step.
+cells as wide as the box allows above r). Given the ions' positions both are counted on that
+configuration (a k-d tree and a cell histogram; a sample of ions for large N), so ions
+crowded into a thin compartment, as in a cell with a dilute outside, are costed at the
+density they see, and the slab's r_c^2 (not r_c^3) growth of partners is seen. Without
+positions a uniform density is assumed. The per-call times matter for a few hundred ions,
+where they are a large part of a step.
 Ions are dilute (150 mM: rho ~ 0.18 nm^-3), so a long cut-off (2-4 nm) with a coarse mesh
 usually wins. The cut-off is limited to half the smallest box edge (minimum image).
 Even spline orders 4, 6, 8 are searched: for odd orders SPME's Euler factors b(m) vanish at
@@ -442,9 +442,6 @@ class _RealSpaceWork:
     def _ncell(self, cutoffs):
         cutoffs = np.asarray(cutoffs, dtype=np.float64)
         return np.maximum(1, np.floor(self.box[None, :] / cutoffs[:, None])).astype(int)
-
-    def cells(self, cutoffs):
-        return np.prod(self._ncell(cutoffs), axis=1).astype(np.float64)
 
     def checks(self, cutoffs):
         ncell = self._ncell(cutoffs)

@@ -10,11 +10,11 @@ cannot collapse onto each other. Real-space Ewald (when alpha > 0):
     U(r) = k_e q_i q_j erfc(alpha r) / r,   k_e = 138.935458 / eps_w  kJ nm/(mol e^2).
 
 Both are evaluated in one pass over a Verlet neighbour list (sim.forces.neighbours). The
-pass also flags every ion
-that is closer than OVERLAP_FRACTION sigma_ij to a partner (WCA energy above 44 kT, a
-Boltzmann weight below 1e-19): only a noise step of four or more standard deviations into a
-contact gets there, and the next step's force would throw the ion half a nanometre or more.
-The engine rejects such moves (sim.run.Simulation.compute_forces).
+pass also flags every ion that is closer than OVERLAP_FRACTION sigma_ij to a partner (WCA
+energy above 44 kT, a Boltzmann weight below 1e-19): only a noise step of four or more
+standard deviations into a contact gets there, and the next step's force would throw the
+ion half a nanometre or more. The engine rejects such moves
+(sim.run.Simulation.compute_forces).
 
 Each pair is evaluated once (Newton's third law) without atomics or per-thread copies: the
 owner of a pair (see sim.forces.neighbours) sums it into its own force and stores the scalar
@@ -95,12 +95,10 @@ class ShortRangeForces:
             take_slots(self.species, self.charges, nb.ion_of_slot, self._species_slot,
                        self._charges_slot)
         args = (nb.pos, self._species_slot, nb.box, self.sigma, self.overlap_cut2)
-        owned_pair_forces(*args, self._charges_slot, nb.row_start, nb.row_end,
-                          nb.partner, self.wca_cut2,
-                          self.wca_epsilon, self.prefactor, self.alpha,
+        owned_pair_forces(*args, self._charges_slot, nb.row_start, nb.row_end, nb.partner,
+                          self.wca_cut2, self.wca_epsilon, self.prefactor, self.alpha,
                           self.coulomb_cutoff ** 2, self.cutoff ** 2, nb.in_position,
-                          nb.pair_values,
-                          self._own, self._row_energy, self._own_overlap)
+                          nb.pair_values, self._own, self._row_energy, self._own_overlap)
         self.n_overlapping = incoming_pair_forces(
             *args, nb.in_start, nb.in_owner, nb.pair_values, nb.ion_of_slot,
             self._own, self._own_overlap, forces, self.overlapping)
@@ -142,8 +140,9 @@ def owned_pair_forces(pos, species, box, sigma, overlap_cut2, charges, row_start
     """Pass 1, over slots: the WCA and real-space Ewald forces of each slot's owned pairs.
 
     own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); F/r of pair p
-    (kJ/(mol nm^2), 0 beyond the cut-off) goes to incoming_f_over_r[in_position[p]]; row_energy[s] = (U_wca, U_real) of the
-    owned pairs in kJ/mol; own_overlap[s] = 1 if an owned pair is an overlap."""
+    (kJ/(mol nm^2), 0 beyond the cut-off) goes to incoming_f_over_r[in_position[p]];
+    row_energy[s] = (U_wca, U_real) of the owned pairs in kJ/mol; own_overlap[s] = 1 if an
+    owned pair is an overlap."""
     n = pos.shape[0]
     for s in prange(n):
         si = species[s]
