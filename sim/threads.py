@@ -7,8 +7,9 @@ measured on 2 cores, the 306-ion flagship took 8 ms per step with 2 threads besi
 run, 0.66 ms with 1 thread, and 0.43 ms with 2 threads alone. Since the kernels give
 bit-identical results for any number of threads, the run may switch at any step: the
 balancer times the run with the current count, tries the other one (1 or all threads) for a
-short while every PROBE_EVERY_S seconds, and keeps the faster. Alone, the probes cost about
-1% (a quarter second at the slower count every 15 s).
+short while every PROBE_EVERY_S seconds, and keeps the faster (1 thread only when it is
+clearly faster). Alone, the probes cost about 1% (a quarter second at the slower count
+every 15 s).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import numba
 
 MEASURE_S = 0.25     # a timing covers at least this much wall time (s)
 PROBE_EVERY_S = 15.0  # wall time between probes of the other thread count (s)
+# 1 thread is chosen only when it is clearly faster: timings of a quarter second scatter by
+# ~10% on a quiet VM, while on a busy machine 1 thread was 12 times faster
+ONE_THREAD_MARGIN = 0.8
 
 
 class ThreadBalancer:
@@ -63,7 +67,8 @@ class ThreadBalancer:
         if self._probing:  # the other count has just been timed: keep the faster
             self._probing = False
             self._since_probe = 0.0
-            self._use(min(self.rate, key=self.rate.get))
+            one_is_faster = self.rate[1] < ONE_THREAD_MARGIN * self.rate[self.all_threads]
+            self._use(1 if one_is_faster else self.all_threads)
         else:
             self._since_probe += elapsed
             if self._since_probe >= PROBE_EVERY_S or len(self.rate) < 2:

@@ -58,3 +58,14 @@ def test_alone_the_probes_cost_little():
     assert b.current == 2
     steps = b.steps_at[1] + b.steps_at[2]
     assert b.steps_at[1] < 0.03 * steps
+
+
+def test_one_thread_must_be_clearly_faster_to_be_chosen():
+    """Timing noise of ~10% must not move a quiet run to 1 thread."""
+    run = _Run({2: 0.5e-3, 1: 0.46e-3})
+    b = _balancer(run)
+    try:
+        run.drive(b, 3 * PROBE_EVERY_S)
+    finally:
+        b.close()
+    assert b.current == 2
