@@ -32,7 +32,7 @@ EXIT_FAIL = 1
 def add_arguments(p: argparse.ArgumentParser) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true",
-                      help="short runs (the default; about 5 minutes with --jobs 2 on 2 "
+                      help="short runs (the default; about 4 minutes with --jobs 2 on 2 "
                            "cores)")
     mode.add_argument("--full", action="store_true",
                       help="each scenario's own (longer) duration")
