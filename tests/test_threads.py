@@ -48,13 +48,19 @@ def test_a_busy_machine_moves_the_run_to_one_thread_and_back_when_it_is_free():
     assert numba.get_num_threads() == 2
 
 
-def test_alone_the_probes_cost_little():
-    run = _Run({2: 0.43e-3, 1: 0.66e-3})
+def _settled(cost, seconds):
+    """A balancer driven for `seconds` of a run with these step costs, then closed."""
+    run = _Run(cost)
     b = _balancer(run)
     try:
-        run.drive(b, 10 * PROBE_EVERY_S)
+        run.drive(b, seconds)
     finally:
         b.close()
+    return b
+
+
+def test_alone_the_probes_cost_little():
+    b = _settled({2: 0.43e-3, 1: 0.66e-3}, 10 * PROBE_EVERY_S)
     assert b.current == 2
     steps = b.steps_at[1] + b.steps_at[2]
     assert b.steps_at[1] < 0.03 * steps
@@ -62,10 +68,5 @@ def test_alone_the_probes_cost_little():
 
 def test_one_thread_must_be_clearly_faster_to_be_chosen():
     """Timing noise of ~10% must not move a quiet run to 1 thread."""
-    run = _Run({2: 0.5e-3, 1: 0.46e-3})
-    b = _balancer(run)
-    try:
-        run.drive(b, 3 * PROBE_EVERY_S)
-    finally:
-        b.close()
+    b = _settled({2: 0.5e-3, 1: 0.46e-3}, 3 * PROBE_EVERY_S)
     assert b.current == 2

@@ -93,7 +93,8 @@ class VerletList:
         c = self.cells
         c.build(pos)
         order = c.order
-        take_rows(pos, order, self.pos)
+        # the copy into slot order; the displacement it returns is not needed here
+        gather_positions(pos, order, self._ref, self.box, self.pos, self._disp2)
         self._ref[:] = self.pos
         list_cut2 = (self.cutoff + self.skin) ** 2
         args = (self.pos, order, self.box, c.ncell, c.cell_start, c.offsets[0], c.offsets[1],
@@ -145,15 +146,6 @@ def gather_positions(pos, ion_of_slot, ref, box, out, disp2):
     for s in range(n):
         largest = max(largest, disp2[s])
     return largest
-
-
-@njit(cache=True)
-def take_rows(pos, order, out):
-    for s in range(order.shape[0]):
-        i = order[s]
-        out[s, 0] = pos[i, 0]
-        out[s, 1] = pos[i, 1]
-        out[s, 2] = pos[i, 2]
 
 
 @njit(cache=True, inline="always")
