@@ -51,7 +51,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import blended_transform_factory
 
-from sim.cli import UserError
+from sim.errors import UserError
 from sim.io import RunData
 from sim.units import PER_NM3_TO_MM, PS_PER_NS
 
@@ -833,7 +833,7 @@ def cmd_animate(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m analysis.animate RUN_DIR [options]``."""
-    from sim.cli import EXIT_USAGE
+    from sim.errors import EXIT_USAGE
     p = argparse.ArgumentParser(prog="python -m analysis.animate",
                                 description=__doc__.split("\n\n")[0])
     add_arguments(p)

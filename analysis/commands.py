@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 def run_standalone(prog: str, description: str, add_arguments, handler, argv=None) -> int:
     """Parse argv for one command and run it; a UserError prints one line, exit code 2."""
-    from sim.cli import EXIT_USAGE, UserError
+    from sim.errors import EXIT_USAGE, UserError
     parser = argparse.ArgumentParser(prog=prog, description=describe(description))
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.cli import UserError
+from sim.errors import UserError
 from sim.geometry import Geometry
 from sim.system import compartment_volume
 from sim.units import (AVOGADRO, ELEMENTARY_CHARGE, MOLAR_TO_PER_NM3, UnitError,

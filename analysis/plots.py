@@ -355,7 +355,7 @@ def draw_depth_series(ax, series) -> None:
 
 def save_depth_series(series, path) -> Path:
     """Draw the depth series and write it as PNG (UserError if the path is unwritable)."""
-    from sim.cli import UserError
+    from sim.errors import UserError
     fig, ax = _figure("depth_series")
     draw_depth_series(ax, series)
     ax.set_title("few-ion charge separation: the crossed fraction falls as 1 / depth")

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sim import __version__
-from sim.cli import UserError
+from sim.errors import UserError
 from sim.units import PS_PER_NS, thermal_voltage_mV
 
 from analysis import plots

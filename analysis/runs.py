@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.cli import UserError
+from sim.errors import UserError
 from sim.io import SCENARIO, TRAJECTORY, RunData, Series
 from sim.units import PER_NM3_TO_MM, PS_PER_NS
 

@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_out(out: Path) -> None:
-    from sim.cli import UserError
+    from sim.errors import UserError
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} exists and is not a directory")
     if out.exists() and any(out.iterdir()) and not (out / "validation.json").exists() \
@@ -86,7 +86,7 @@ def _progress(rs, say):
 def select_cases(names, full: bool):
     """(cases to run, cases left out). Named cases always run; without names, --quick leaves
     out the cases that only a full run can decide (Case.quick_ns None)."""
-    from sim.cli import UserError
+    from sim.errors import UserError
     known = {c.name: c for c in case_module.CASES}
     if names:
         unknown = [c for c in names if c not in known]
@@ -100,7 +100,7 @@ def select_cases(names, full: bool):
 
 
 def run_command(args) -> int:
-    from sim.cli import UserError
+    from sim.errors import UserError
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}")
     if args.duration is not None and not args.duration > 0:

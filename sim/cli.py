@@ -14,15 +14,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import EXIT_UNPHYSICAL, EXIT_USAGE, UserError  # noqa: F401 (re-exported)
 from .scenario import ScenarioError, load_scenario
-
-EXIT_USAGE = 2
-EXIT_UNPHYSICAL = 3
-
-
-class UserError(Exception):
-    """A problem with what the user asked for; reported in one line, exit code 2."""
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ionsim", description=(

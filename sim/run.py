@@ -36,6 +36,7 @@ from .rng import STREAM_NOISE, fill_gaussians, stream_key
 from .scenario import Scenario
 from .system import Ions, check_counts, ion_counts, mobility_arrays, place_ions
 from .threads import ThreadBalancer
+from .topology import TOPOLOGY, write_topology
 
 # A deterministic displacement above this in one step means a force blew up (nm).
 MAX_DRIFT_PER_STEP = 0.5
@@ -433,6 +434,7 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
                             resume_step=sim.step)
     else:
         write_scenario(run_dir, scenario)
+        write_topology(run_dir / TOPOLOGY, scenario, sim.ions.species, sim.ions.pos)
         writer = H5MDWriter(run_dir / TRAJECTORY, scenario, sim.ions.species, sim.charges)
     if sim.ewald_parameters is not None:
         from .electrostatics import describe

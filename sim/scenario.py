@@ -24,20 +24,12 @@ from typing import Any
 import yaml
 
 from . import units
+from .errors import ScenarioError
 from .units import UnitError, display_quantity, format_quantity, parse_quantity
 
 INTEGRATORS = ("leimkuhler-matthews", "euler-maruyama")
 ELECTROSTATICS_METHODS = ("ewald", "off")
 _DATA = Path(__file__).parent / "data"
-
-
-class ScenarioError(ValueError):
-    """A scenario the user wrote cannot be run; the message says where and why."""
-
-    def __init__(self, source: str, key: str, message: str):
-        self.source, self.key, self.detail = source, key, message
-        where = f"{source}: {key}: " if key else f"{source}: "
-        super().__init__(where + message)
 
 
 # --- configuration dataclasses (internal units) --------------------------------------------
