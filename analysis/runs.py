@@ -33,6 +33,7 @@ suggests.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import UserError
-from sim.io import SCENARIO, TRAJECTORY, RunData, Series
+from sim.io import SCENARIO, SUMMARY, TRAJECTORY, RunData, Series, salvage_hint
+from sim.rundir import check_consistent
 from sim.units import PER_NM3_TO_MM, PS_PER_NS
 
 from analysis.statistics import TimeSeriesStats, analyze_series
@@ -62,7 +64,8 @@ def open_run(path, need_potential: bool = False) -> RunData:
             with ``electrostatics: off`` or without membranes).
 
     Raises:
-        sim.cli.UserError: one line naming the path and what is accepted.
+        sim.errors.UserError: one line naming the path and what is accepted; also when
+            its files come from different runs (sim.rundir.check_consistent).
     """
     p = Path(path)
     hint = "give a run directory written by `ionsim run SCENARIO --out DIR`"
@@ -74,12 +77,18 @@ def open_run(path, need_potential: bool = False) -> RunData:
     if missing:
         raise UserError(f"{p}: not an ionsim run directory (no {' or '.join(missing)}; "
                         f"{hint})")
+    check_consistent(p)
     try:
         run = RunData(p)
+    except UserError:
+        raise
     except (OSError, KeyError, ValueError) as err:
-        raise UserError(f"{p}: cannot read the run ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else 'unreadable'}); "
-                        f"{hint}") from None
+        raise UserError(f"{p / TRAJECTORY}: cannot be read ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0][:200] if str(err) else 'unreadable'}); "
+                        f"{salvage_hint(p)}") from None
+    if (p / SUMMARY).exists() and run.summary is None:
+        print(f"ionsim: warning: {p / SUMMARY}: unreadable (it is derived data; `ionsim resume "
+              f"{p}` rebuilds it from the trajectory); going on without it", file=sys.stderr)
     if "counts" not in run.observable_names or len(run.compartment_names) == 0:
         raise UserError(f"{p}: the run holds no samples yet (no 'counts' observable); {hint}")
     if need_potential and not run.scenario.membranes:

@@ -1,21 +1,25 @@
 """The `ionsim` command line.
 
-Errors the user can cause (a bad scenario, a missing run directory) print one line naming
-the file, the key and what is accepted, and exit with code 2, without a traceback. A run
-that becomes unphysical (NaN, blown-up force) exits with code 3 and keeps what it wrote.
-Errors in ionsim itself keep their traceback.
+Errors the user can cause (a bad scenario, a missing run directory, an existing directory
+that a run must not overwrite) print one line naming the file, the key and what is accepted,
+and exit with code 2, without a traceback. A run that becomes unphysical (NaN, blown-up
+force) or cannot write (a full disk) exits with code 3 and keeps what it wrote, its last
+checkpoint resumable. Errors in ionsim itself keep their traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import EXIT_UNPHYSICAL, EXIT_USAGE, UserError  # noqa: F401 (re-exported)
-from .scenario import ScenarioError, load_scenario
+from . import __version__, rundir
+from .errors import (EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_UNPHYSICAL, EXIT_USAGE,  # noqa: F401
+                     RunStopped, UserError)
+from .io import SUMMARY, TRAJECTORY, read_scenario, summary_readable
+from .limits import check_work
+from .scenario import load_scenario
+from .units import UnitError, display_quantity, parse_quantity
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ionsim", description=(
@@ -32,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     length.add_argument("--duration", metavar="TIME",
                         help="override the simulated time, with a unit (e.g. '100 ns')")
     run.add_argument("--seed", type=int, help="override run.seed")
+    run.add_argument("--force", action="store_true",
+                     help="replace an earlier run in --out (only ionsim's own files there "
+                          "are removed)")
+    run.add_argument("--yes", action="store_true",
+                     help="go ahead with a run larger than the stated limits")
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
     run.add_argument("--animate", action="store_true",
                      help="render the run's animation (animation.mp4) when it finishes")
@@ -39,11 +48,17 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a scenario and show what would run")
     check.add_argument("scenario", help="scenario YAML file")
+    check.add_argument("--yes", action="store_true",
+                       help="accept a scenario larger than the stated limits")
     check.set_defaults(handler=cmd_check)
 
     resume = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
     resume.add_argument("run_dir", help="run directory with checkpoint.npz")
     resume.add_argument("--quiet", action="store_true")
+    resume.add_argument("--new-trajectory", action="store_true",
+                        help="save a run whose trajectory.h5 is damaged: keep it as "
+                             "trajectory.damaged.h5 and continue into a new one from the "
+                             "checkpoint")
     resume.set_defaults(handler=cmd_resume)
     # Commands that work on finished runs live in the analysis package; each module's
     # register(subparsers) adds its sub-commands with a handler.
@@ -63,20 +78,25 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ScenarioError, UserError) as err:
+    except UserError as err:
         print(f"ionsim: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except RunStopped as err:
+        print(f"ionsim: run stopped: {err}", file=sys.stderr)
+        return EXIT_STOPPED
     except KeyboardInterrupt:
         print("ionsim: interrupted; the run directory holds everything up to the last "
               "checkpoint (continue with `ionsim resume RUN_DIR`)", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
-def _load(path, steps=None, seed=None, duration=None):
+SEED_LIMIT = 2**63  # seeds are int64 in the checkpoint and the random streams' keys
+
+
+def _load(path, steps=None, seed=None, duration=None, yes=False):
     scenario = load_scenario(path)
     changes = {}
     if duration is not None:
-        from .units import UnitError, display_quantity, parse_quantity
         try:
             t = parse_quantity(duration, "time")
         except UnitError as err:
@@ -86,39 +106,46 @@ def _load(path, steps=None, seed=None, duration=None):
             raise UserError(f"--duration: must be at least one time step "
                             f"({display_quantity(scenario.run.dt, 'time')}), got {duration!r}")
     if steps is not None:
-        if steps < 0:
-            raise UserError(f"--steps: must be >= 0, got {steps}")
+        if steps < 1:
+            raise UserError(f"--steps: must be >= 1, got {steps}")
         changes["steps"] = steps
     if seed is not None:
-        if seed < 0:
-            raise UserError(f"--seed: must be >= 0, got {seed}")
+        if not 0 <= seed < SEED_LIMIT:
+            raise UserError(f"--seed: must be an integer in [0, 2^63), got {seed}")
         changes["seed"] = seed
-    return scenario.with_run(**changes) if changes else scenario
+    scenario = scenario.with_run(**changes) if changes else scenario
+    check_work(scenario, allow_large=yes)
+    return scenario
+
+
+def _default_out(scenario) -> Path:
+    """runs/<name>; the scenario reader allows only plain names, checked here again because
+    a path outside runs/ could hold anything."""
+    runs = Path("runs")
+    out = runs / scenario.name
+    if out.resolve().parent != runs.resolve():
+        raise UserError(f"{scenario.source}: name: {scenario.name!r} would place the run "
+                        f"outside runs/; use a plain name or --out")
+    return out
 
 
 def cmd_run(args) -> int:
     from .run import SimulationError, run_scenario
-    scenario = _load(args.scenario, args.steps, args.seed, args.duration)
-    out = Path(args.out) if args.out else Path("runs") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out: {out} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if not (out / "scenario.yaml").exists():
-            raise UserError(f"--out: {out} is a non-empty directory that is not an ionsim run; "
-                            f"choose another --out")
-        shutil.rmtree(out)
+    scenario = _load(args.scenario, args.steps, args.seed, args.duration, args.yes)
+    out = Path(args.out) if args.out else _default_out(scenario)
+    claim = rundir.claim(out, force=args.force)
     say = (lambda *a: None) if args.quiet else print
-    say(f"ionsim {__version__}: {scenario.name} -> {out}")
     try:
-        result = run_scenario(scenario, out, quiet=args.quiet, log=say)
-    except SimulationError as err:
-        print(f"ionsim: run stopped: {err}; what was written so far is in {out}",
-              file=sys.stderr)
-        return EXIT_UNPHYSICAL
-    except OSError as err:
-        raise UserError(f"--out: cannot write the run directory {out}: {err}") from None
-    from .report import finish_run
-    finish_run(result, say)
+        say(f"ionsim {__version__}: {scenario.name} -> {out}")
+        try:
+            result = run_scenario(scenario, out, quiet=args.quiet, log=say, claim=claim)
+        except SimulationError as err:
+            print(f"ionsim: run stopped: {err}; what was written so far is in {out}",
+                  file=sys.stderr)
+            return EXIT_UNPHYSICAL
+        _finish(result, say)
+    finally:
+        claim.release()
     if args.animate:
         from analysis.animate import animate_run
         path = animate_run(out, quiet=args.quiet)
@@ -126,25 +153,65 @@ def cmd_run(args) -> int:
     return 0
 
 
-def cmd_resume(args) -> int:
-    from .run import SimulationError, resume_run
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "checkpoint.npz").exists():
-        raise UserError(f"{run_dir}: no checkpoint.npz here (not an interrupted ionsim run)")
-    say = (lambda *a: None) if args.quiet else print
-    try:
-        result = resume_run(run_dir, quiet=args.quiet, log=say)
-    except SimulationError as err:
-        print(f"ionsim: run stopped: {err}", file=sys.stderr)
-        return EXIT_UNPHYSICAL
+def _finish(result, say):
     from .report import finish_run
-    finish_run(result, say)
+    try:
+        finish_run(result, say)
+    except OSError as err:
+        raise RunStopped(f"the run finished, but {result.run_dir / SUMMARY} cannot be "
+                         f"written ({err.strerror or err}): free space, then `ionsim resume "
+                         f"{result.run_dir}` writes it") from None
+
+
+def cmd_resume(args) -> int:
+    from .run import SimulationError, checkpoint_step, resume_run
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run directory")
+    rundir.check_consistent(run_dir)
+    step = checkpoint_step(run_dir)
+    scenario = read_scenario(run_dir)
+    say = (lambda *a: None) if args.quiet else print
+    claim = rundir.claim(run_dir, resume=True, flag=str(run_dir))
+    try:
+        if step >= scenario.run.steps:
+            return _already_finished(run_dir, scenario, say)
+        try:
+            result = resume_run(run_dir, quiet=args.quiet, log=say, claim=claim,
+                                new_trajectory=args.new_trajectory)
+        except SimulationError as err:
+            print(f"ionsim: run stopped: {err}", file=sys.stderr)
+            return EXIT_UNPHYSICAL
+        _finish(result, say)
+    finally:
+        claim.release()
+    return 0
+
+
+def _already_finished(run_dir, scenario, say) -> int:
+    """A finished run is left as it is; only a missing or unreadable summary.json (derived
+    data) is written again from the trajectory."""
+    from .io import RunData, salvage_hint
+    from .report import rebuild_summary
+    try:
+        RunData(run_dir)
+    except OSError as err:
+        raise UserError(f"{run_dir / TRAJECTORY}: cannot be read ({err}); "
+                        f"{salvage_hint(run_dir)}") from None
+    ns = scenario.run.steps * scenario.run.dt / 1000.0
+    print(f"{run_dir}: the run is finished ({scenario.run.steps} steps, {ns:g} ns); nothing "
+          f"to resume", file=sys.stderr)
+    if not summary_readable(run_dir):
+        rebuild_summary(run_dir, say)
+        print(f"{run_dir}: {SUMMARY} was missing or unreadable and has been rebuilt from the "
+              f"trajectory", file=sys.stderr)
     return 0
 
 
 def cmd_check(args) -> int:
     from .report import describe_scenario
     scenario = load_scenario(args.scenario)
+    check_work(scenario, allow_large=args.yes)
     print(describe_scenario(scenario))
     return 0
 

@@ -7,11 +7,16 @@ A run directory holds
   ``/particles/ions/{box, position, species, charge}``, time series under
   ``/observables/<name>/{step, time, value}``, and crossing events under
   ``/ionsim/crossings``. Every dataset carries a ``unit`` attribute;
+  ``box/edges`` is a time series beside the positions (MDAnalysis's H5MD reader wants one);
+- ``topology.pdb``    the ions' names and first positions, for MDAnalysis, VMD and OVITO;
 - ``checkpoint.npz``  the state at the last checkpoint (written atomically: temp + rename);
-- ``summary.json``    headline numbers with their errors.
+- ``summary.json``    headline numbers with their errors (derived: rebuilt from the
+  trajectory when lost).
 
-The HDF5 file is flushed at every checkpoint, so a crash or kill leaves it readable up to the
-last checkpoint, and ``ionsim resume`` continues from there exactly.
+Each file carries the run's id (sim.rundir). At every checkpoint the HDF5 file is flushed
+and fsync'd before the checkpoint is written, so a crash, a kill or a power loss leaves it
+readable up to the last checkpoint, and ``ionsim resume`` continues from there exactly. A
+write that fails (a full disk) raises :class:`WriteError` naming the file.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +32,33 @@ import h5py
 import numpy as np
 import yaml
 
+from .errors import UserError
+from .rundir import CHECKPOINT, RUN_ID_PREFIX, SCENARIO, SUMMARY, TRAJECTORY, scenario_run_id
 from .scenario import Scenario, parse_scenario
 
-TRAJECTORY = "trajectory.h5"
-SCENARIO = "scenario.yaml"
-CHECKPOINT = "checkpoint.npz"
-SUMMARY = "summary.json"
+__all__ = ["CHECKPOINT", "SCENARIO", "SUMMARY", "TRAJECTORY", "CROSSING_FIELDS", "H5MDWriter",
+           "RunData", "Series", "WriteError", "atomic_write_bytes", "load_checkpoint",
+           "read_scenario", "salvage_hint", "save_checkpoint", "summary_readable",
+           "write_scenario", "write_summary"]
 
 CROSSING_FIELDS = ("step", "time", "particle", "species", "channel", "from", "to")
+
+
+class WriteError(OSError):
+    """A run file could not be written (a full disk, an unwritable directory)."""
+
+    def __init__(self, path, err: BaseException):
+        reason = getattr(err, "strerror", None) or _errno_text(err)
+        super().__init__(f"cannot write {path}: {reason}")
+
+
+def _errno_text(err: BaseException) -> str:
+    """HDF5 reports a failed write as RuntimeError with 'error message = ...' inside."""
+    text = str(err)
+    marker = "error message = '"
+    if marker in text:
+        return text.split(marker, 1)[1].split("'", 1)[0]
+    return text.strip().splitlines()[0][:200] if text.strip() else type(err).__name__
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -55,15 +80,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_scenario(run_dir: Path, scenario: Scenario) -> None:
+def write_scenario(run_dir: Path, scenario: Scenario, run_id: str | None = None) -> None:
+    """RUN_DIR/scenario.yaml: the resolved scenario under a header naming its source and
+    the run id (None keeps the id the file already names)."""
+    path = Path(run_dir) / SCENARIO
+    run_id = run_id or scenario_run_id(path)
     text = (f"# Resolved scenario from {scenario.source}: every default filled in.\n"
+            + (f"{RUN_ID_PREFIX}{run_id}\n" if run_id else "")
             + yaml.safe_dump(scenario.to_dict(), sort_keys=False, allow_unicode=True))
-    atomic_write_bytes(Path(run_dir) / SCENARIO, text.encode())
+    atomic_write_bytes(path, text.encode())
 
 
 def read_scenario(run_dir: Path) -> Scenario:
+    """The resolved scenario of a run directory, read with the same limits as any scenario
+    file (sim.yaml_input.load_yaml); ScenarioError if it is missing or damaged."""
+    from .yaml_input import RESOLVED_MAX_BYTES, RESOLVED_MAX_NODES, load_yaml
     path = Path(run_dir) / SCENARIO
-    return parse_scenario(yaml.safe_load(path.read_text()), str(path))
+    raw = load_yaml(path, str(path), max_bytes=RESOLVED_MAX_BYTES, max_nodes=RESOLVED_MAX_NODES)
+    return parse_scenario(raw, str(path))
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
@@ -87,14 +121,29 @@ class H5MDWriter:
     """
 
     def __init__(self, path: Path, scenario: Scenario, species: np.ndarray,
-                 charges: np.ndarray, resume_step: int | None = None):
+                 charges: np.ndarray, resume_step: int | None = None,
+                 run_id: str | None = None):
         self.path = Path(path)
         self._pending: dict[str, list] = {}
+        # Datasets stay open for the writer's life: HDF5 writes a dataset's cached chunks
+        # when it is closed, and a write that fails then (a full disk) is only printed by
+        # h5py's deallocator, never raised; open, they are written by flush(), which raises.
+        self._open: dict[str, tuple] = {}
         if resume_step is None:
-            self.file = h5py.File(self.path, "w")
-            self._create(scenario, species, charges)
+            try:
+                self.file = h5py.File(self.path, "w")
+                self._create(scenario, species, charges)
+                if run_id:
+                    self.file["parameters/ionsim"].attrs["run_id"] = run_id
+            except (OSError, RuntimeError) as err:
+                raise WriteError(self.path, err) from None
         else:
-            self.file = h5py.File(self.path, "r+")
+            try:
+                self.file = h5py.File(self.path, "r+")
+            except OSError as err:
+                raise UserError(f"{self.path}: cannot be opened to continue the run "
+                                f"({_errno_text(err)}); {salvage_hint(self.path.parent)}") \
+                    from None
             self._truncate_after(resume_step)
 
     # -- layout ---------------------------------------------------------------------------
@@ -111,8 +160,11 @@ class H5MDWriter:
         box = ions.create_group("box")
         box.attrs["dimension"] = np.int32(3)
         box.attrs["boundary"] = np.array([b"periodic"] * 3)
-        edges = box.create_dataset("edges", data=np.array(scenario.box))
-        edges.attrs["unit"] = "nm"
+        # The edges are a time series (H5MD's time-dependent element) although the box is
+        # fixed: MDAnalysis's H5MD reader reads box/edges/value[frame] and fails on a plain
+        # dataset. One value per frame, at the position's steps and times (append_frame).
+        self._box_edges = np.array(scenario.box, dtype=np.float64)
+        self._series(box, "edges", (3,), np.float64, "nm")
         ions.create_dataset("species", data=species.astype(np.int32))
         ions.create_dataset("charge", data=charges.astype(np.float64)).attrs["unit"] = "e"
         self._series(ions, "position", (len(species), 3), np.float32, "nm")
@@ -165,37 +217,80 @@ class H5MDWriter:
         rows = self._pending.pop(path, [])
         if not rows:
             return
-        group = self.file[path]
-        n, m = group["step"].shape[0], len(rows)
-        for key in ("step", "time", "value"):
-            group[key].resize(n + m, axis=0)
-        group["step"][n:] = [r[0] for r in rows]
-        group["time"][n:] = [r[1] for r in rows]
-        group["value"][n:] = np.stack([r[2] for r in rows])
+        try:
+            if path not in self._open:
+                group = self.file[path]
+                self._open[path] = (group["step"], group["time"], group["value"])
+            self._write_rows(*self._open[path], rows)
+        except (OSError, RuntimeError) as err:
+            raise WriteError(self.path, err) from None
+
+    @staticmethod
+    def _write_rows(step, time, value, rows):
+        n, m = step.shape[0], len(rows)
+        for ds in (step, time, value):
+            ds.resize(n + m, axis=0)
+        step[n:] = [r[0] for r in rows]
+        time[n:] = [r[1] for r in rows]
+        value[n:] = np.stack([r[2] for r in rows])
 
     def append_frame(self, step, time, pos):
+        """One frame: positions (N, 3) nm and, at the same step and time (ps), the box
+        edges (3,) nm. The edges get their own step/time datasets rather than hard links
+        to the position's (H5MD allows either): `_write_pending` resizes each series'
+        step/time, which a shared dataset would see resized twice."""
         self._append("particles/ions/position", step, time, pos)
+        self._append("particles/ions/box/edges", step, time, self._box_edges)
 
     def append_observable(self, name, step, time, value):
         self._append(f"observables/{name}", step, time, value)
 
     def append_crossings(self, rows: dict[str, np.ndarray]):
-        cr = self.file["ionsim/crossings"]
-        n, m = cr["step"].shape[0], len(rows["step"])
-        for name in CROSSING_FIELDS:
-            cr[name].resize(n + m, axis=0)
-            cr[name][n:] = rows[name]
+        try:
+            if "ionsim/crossings" not in self._open:
+                cr = self.file["ionsim/crossings"]
+                self._open["ionsim/crossings"] = tuple(cr[name] for name in CROSSING_FIELDS)
+            datasets = self._open["ionsim/crossings"]
+            n, m = datasets[0].shape[0], len(rows["step"])
+            for name, ds in zip(CROSSING_FIELDS, datasets):
+                ds.resize(n + m, axis=0)
+                ds[n:] = rows[name]
+        except (OSError, RuntimeError) as err:
+            raise WriteError(self.path, err) from None
 
     def flush(self):
-        """Write every waiting sample, then flush HDF5's buffers to disk."""
+        """Write every waiting sample, then flush HDF5's buffers to the operating system."""
         for path in list(self._pending):
             self._write_pending(path)
-        self.file.flush()
+        try:
+            self.file.flush()
+        except (OSError, RuntimeError) as err:
+            raise WriteError(self.path, err) from None
+
+    def sync(self):
+        """flush(), then fsync: the file is on the disk before a checkpoint points into it."""
+        self.flush()
+        try:
+            os.fsync(self.file.id.get_vfd_handle())
+        except OSError as err:
+            raise WriteError(self.path, err) from None
 
     def close(self):
         if self.file.id.valid:
             self.flush()
+            self._open.clear()
             self.file.close()
+
+    def abandon(self):
+        """Close after a failed write without writing more: what reached the file up to the
+        last checkpoint stays readable, and a resume drops anything after it."""
+        self._pending.clear()
+        self._open.clear()
+        try:
+            if self.file.id.valid:
+                self.file.close()
+        except (OSError, RuntimeError):
+            pass  # HDF5 retries its failed flush on close; the file is given up either way
 
     def _truncate_after(self, step):
         """On resume, drop whatever was written after the checkpoint's step."""
@@ -206,17 +301,48 @@ class H5MDWriter:
                 if isinstance(group[key], h5py.Dataset) and group[key].shape[0] > n:
                     group[key].resize(n, axis=0)
         trim(self.file["particles/ions/position"], step - 1)
+        box = self.file["particles/ions/box"]
+        if isinstance(box["edges"], h5py.Dataset):
+            # A file from before the edges were a time series: convert it, one value per
+            # frame kept, so that the resumed file is one MDAnalysis reads.
+            self._box_edges = np.array(box["edges"][:], dtype=np.float64)
+            del box["edges"]
+            g = self._series(box, "edges", (3,), np.float64, "nm")
+            pos = self.file["particles/ions/position"]
+            n = pos["step"].shape[0]
+            for key in ("step", "time", "value"):
+                g[key].resize(n, axis=0)
+            if n:
+                g["step"][:], g["time"][:] = pos["step"][:], pos["time"][:]
+                g["value"][:] = np.broadcast_to(self._box_edges, (n, 3))
+        else:
+            # The box of the frames to come (append_frame): the one written before (read
+            # before trimming, which may drop every frame), or where the run was killed
+            # before its first frame reached the file, the scenario stored with it.
+            values = box["edges/value"]
+            if values.shape[0]:
+                self._box_edges = np.array(values[0], dtype=np.float64)
+            else:
+                stored = yaml.safe_load(self.file["parameters/ionsim"].attrs["scenario_yaml"])
+                self._box_edges = np.array(parse_scenario(stored, str(self.path)).box,
+                                           dtype=np.float64)
+            trim(box["edges"], step - 1)
         for name in self.file["observables"]:
             trim(self.file["observables"][name], step - 1)
         trim(self.file["ionsim/crossings"], step)
 
 
 def save_checkpoint(run_dir: Path, state: dict) -> None:
-    """Atomically write the state needed to continue a run exactly."""
+    """Atomically write the state needed to continue a run exactly (WriteError if the disk
+    refuses; the previous checkpoint is then left as it was)."""
     import io
     buf = io.BytesIO()
     np.savez(buf, **state)
-    atomic_write_bytes(Path(run_dir) / CHECKPOINT, buf.getvalue())
+    path = Path(run_dir) / CHECKPOINT
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as err:
+        raise WriteError(path, err) from None
 
 
 def load_checkpoint(run_dir: Path) -> dict:
@@ -228,6 +354,40 @@ def _open_for_reading(path):
     """Open read-only without HDF5's file lock, so that a run still being written can be
     inspected; what it shows is the state at the run's last flush (every checkpoint)."""
     return h5py.File(path, "r", locking=False)
+
+
+def _read_summary(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def summary_readable(run_dir) -> bool:
+    """Whether RUN_DIR/summary.json exists and holds a JSON object."""
+    return _read_summary(Path(run_dir) / SUMMARY) is not None
+
+
+def salvage_hint(run_dir) -> str:
+    """What can still be saved of a run directory whose trajectory is damaged."""
+    run_dir = Path(run_dir)
+    try:
+        step = int(load_checkpoint(run_dir)["step"])
+    except Exception:  # noqa: BLE001 - no usable checkpoint either
+        return ("no readable checkpoint either: the run must be made again (its "
+                "scenario.yaml reproduces it bit for bit)")
+    try:
+        finished = step >= read_scenario(run_dir).run.steps
+    except UserError:
+        finished = False
+    if finished:
+        return (f"the run had finished (its final state at step {step} is in {CHECKPOINT}), "
+                f"but the time series are lost: `ionsim run {run_dir / SCENARIO} --out NEW` "
+                f"makes them again bit for bit")
+    return (f"its checkpoint at step {step} is intact: `ionsim resume {run_dir} "
+            f"--new-trajectory` continues the run from there into a new trajectory.h5 (the "
+            f"damaged file is kept beside it)")
 
 
 @dataclass
@@ -255,7 +415,12 @@ class RunData:
         self.scenario = read_scenario(self.dir)
         with _open_for_reading(path) as f:
             ions = f["particles/ions"]
-            self.box = ions["box/edges"][:]
+            # box (3,) nm: the first value of the edges series; a plain dataset in files
+            # written before the edges were a time series, or the scenario's before a frame
+            edges = ions["box/edges"]
+            self.box = (edges[:] if isinstance(edges, h5py.Dataset)
+                        else edges["value"][0] if edges["value"].shape[0]
+                        else np.array(self.scenario.box, dtype=np.float64))
             self.species = ions["species"][:].astype(np.int64)
             self.charges = ions["charge"][:]
             self.frame_steps = ions["position/step"][:]
@@ -264,22 +429,34 @@ class RunData:
             self.crossings = {k: f["ionsim/crossings"][k][:] for k in CROSSING_FIELDS}
         self.species_names = [s.name for s in self.scenario.species]
         self.compartment_names = [c.name for c in self.scenario.compartments]
-        summary = self.dir / SUMMARY
-        self.summary = json.loads(summary.read_text()) if summary.exists() else None
+        # summary.json is derived data: a damaged one leaves the run readable
+        self.summary = _read_summary(self.dir / SUMMARY)
 
     def observable(self, name: str) -> Series:
-        with _open_for_reading(self.dir / TRAJECTORY) as f:
-            if name not in f["observables"]:
-                raise KeyError(f"{self.dir}: no observable {name!r}; have "
-                               f"{', '.join(self.observable_names)}")
+        if name not in self.observable_names:
+            raise KeyError(f"{self.dir}: no observable {name!r}; have "
+                           f"{', '.join(self.observable_names)}")
+        with self._reading() as f:
             g = f["observables"][name]
             return Series(g["step"][:], g["time"][:], g["value"][:],
                           str(g["value"].attrs.get("unit", "")))
 
     def positions(self, frames=slice(None)) -> np.ndarray:
         """Positions (F, N, 3) nm of the selected frames."""
-        with _open_for_reading(self.dir / TRAJECTORY) as f:
+        with self._reading() as f:
             return f["particles/ions/position/value"][frames].astype(np.float64)
+
+    @contextmanager
+    def _reading(self):
+        """The trajectory open for reading; damage found only now (a truncated dataset) is
+        a UserError naming the file, not a traceback."""
+        path = self.dir / TRAJECTORY
+        try:
+            with _open_for_reading(path) as f:
+                yield f
+        except (OSError, RuntimeError) as err:
+            raise UserError(f"{path}: cannot be read ({_errno_text(err)}); "
+                            f"{salvage_hint(self.dir)}") from None
 
     @property
     def n_frames(self) -> int:

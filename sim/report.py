@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 
 from . import units
 from .geometry import Geometry
 from .io import RunData, write_summary
 from .observe import bulk_windows, debye_length
+from .rundir import check_consistent
 from .scenario import Scenario
 from .system import check_counts, compartment_volume, ion_counts
 
@@ -124,11 +128,30 @@ def finish_run(result, say=print) -> dict:
     return summary
 
 
+def rebuild_summary(run_dir, say=print) -> dict:
+    """Write summary.json again from the trajectory (it is derived data). The wall times of
+    the run are not in the trajectory: they are left out and the summary says it was
+    rebuilt."""
+    run = RunData(run_dir)
+    steps = int(run.observable("counts").step[-1])
+    sc = run.scenario
+    base = {"scenario": sc.name, "run_id": check_consistent(run_dir), "steps": steps,
+            "simulated_time_ns": steps * sc.run.dt / units.PS_PER_NS,
+            "n_ions": int(run.species.size), "wall_time_s": None, "setup_time_s": None,
+            "particle_steps_per_second": None, "rebuilt_from_trajectory": True}
+
+    return finish_run(SimpleNamespace(run_dir=Path(run.dir), summary=base), say)
+
+
 def format_table(summary: dict) -> str:
+    wall = summary.get("wall_time_s")
+    timing = ("wall time not recorded (summary rebuilt from the trajectory)" if wall is None
+              else f"in {wall:.1f} s ({summary['particle_steps_per_second']:.3g} "
+                   f"particle-steps/s")
     lines = [f"\n{summary['scenario']}: {summary['steps']} steps, "
-             f"{summary['simulated_time_ns']:.3f} ns simulated in {summary['wall_time_s']:.1f} s "
-             f"({summary['particle_steps_per_second']:.3g} particle-steps/s, "
-             f"{summary['n_ions']} ions)"]
+             f"{summary['simulated_time_ns']:.3f} ns simulated {timing}"
+             + (f", {summary['n_ions']} ions)" if wall is not None
+                else f", {summary['n_ions']} ions")]
     comps = summary["compartments"]
     lines.append(f"  {'species':8s} " + " ".join(f"{c + ' start':>14s} {c + ' end':>12s}"
                                                  for c in comps) + f" {'crossings':>10s}")

@@ -4,9 +4,10 @@ Order of one step n -> n+1 (what a reporter sees at step n is the state x_n):
 
 1. forces at x_n: cell list -> WCA + real-space Ewald -> reciprocal Ewald -> membrane
    dielectric correction -> any extra (test-only) force terms;
-2. reporters whose trigger fires at n observe x_n (observables, frames, checkpoints,
-   progress); a checkpoint at n stores x_n, so a resumed run recomputes step n's forces and
-   continues bit for bit;
+2. reporters whose trigger fires at n: the guard, then the checkpoint (x_n, the
+   accumulators of the observers and everything written before step n, fsync'd), then the
+   observers of x_n (observables, frames, progress). A resumed run recomputes step n's
+   forces and samples and continues bit for bit in every dataset;
 3. the Brownian step x_n -> x_{n+1} with reflecting walls and crossing detection;
 4. crossing events and per-ion error flags are collected; an error stops the run with the
    step, the ion and the cause, after flushing what was written.
@@ -24,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import units
+from . import rundir, units
+from .errors import RunStopped, UserError
 from .forces.short_range import ShortRangeForces
 from .geometry import Geometry
 from .integrate import STATUS_BLOWUP, STATUS_NAN, bd_step
-from .io import (CHECKPOINT, TRAJECTORY, H5MDWriter, load_checkpoint, read_scenario,
-                 save_checkpoint, write_scenario)
+from .io import (CHECKPOINT, CROSSING_FIELDS, TRAJECTORY, H5MDWriter, WriteError,
+                 load_checkpoint, read_scenario, save_checkpoint, write_scenario)
 from .observe import (accumulate_profile, bulk_windows, count_by_compartment,
                       count_in_windows)
 from .rng import STREAM_NOISE, fill_gaussians, stream_key
@@ -276,12 +278,23 @@ class Simulation:
 # --- reporters ---------------------------------------------------------------------------
 
 class Reporter:
-    """Protocol: `interval` in steps; `report(sim)`; `at_end` also reports the last step."""
+    """Protocol: `interval` in steps; `report(sim)`; `at_end` also reports the last step.
+
+    A reporter that accumulates between its outputs returns what it holds from `state()`
+    (arrays by name) and takes it back in `restore(state)`, so that a checkpoint holds it and
+    a resumed run writes exactly what the uninterrupted one would.
+    """
     interval = 1
     at_end = False
 
     def report(self, sim: Simulation):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        pass
 
     def close(self):
         pass
@@ -316,6 +329,16 @@ class ObservableReporter(Reporter):
         f = writer.file
         f["observables/density"].attrs["bin_width_nm"] = self.bin_width
         f["observables/bulk_concentration"].attrs["windows_nm"] = self.windows
+
+    # The density profile is a mean over the samples since the last frame: a checkpoint
+    # between two frames holds the partial sum.
+    def state(self) -> dict:
+        return {"density_sum": self.hist, "density_samples": np.int64(self.n_hist)}
+
+    def restore(self, state: dict) -> None:
+        if "density_sum" in state:
+            self.hist[:] = state["density_sum"]
+            self.n_hist = int(state["density_samples"])
 
     def report(self, sim):
         step, t, w = sim.step, sim.time, self.writer
@@ -363,17 +386,25 @@ class GuardReporter(Reporter):
 
 
 class CheckpointReporter(Reporter):
-    """Flushes crossings and the HDF5 file, then writes the checkpoint (atomically)."""
+    """Flushes crossings and the HDF5 file to disk (fsync), then writes the checkpoint
+    atomically: the state x_n, the reporters' accumulators and the run id.
 
-    def __init__(self, sim, writer, run_dir):
-        self.writer, self.run_dir = writer, Path(run_dir)
+    It reports before the observers of step n (see `run_scenario`'s order), so the
+    checkpoint and the file hold everything before step n and a resumed run recomputes
+    step n's forces and samples. The trajectory reaches the disk before the checkpoint
+    that points into it, so the two agree after a crash or a power loss.
+    """
+
+    def __init__(self, sim, writer, run_dir, run_id: str, reporters=()):
+        self.writer, self.run_dir, self.run_id = writer, Path(run_dir), run_id
         self.interval = sim.scenario.run.checkpoint_interval
         self.at_end = True
+        self.reporters = list(reporters)
+        self.last_step: int | None = None  # the step of the last checkpoint written
 
     def flush_crossings(self, sim):
         if sim.crossings:
             rows = np.array(sim.crossings, dtype=np.float64)
-            from .io import CROSSING_FIELDS
             self.writer.append_crossings({
                 name: rows[:, j].astype(np.float64 if name == "time" else np.int64)
                 for j, name in enumerate(CROSSING_FIELDS)})
@@ -381,8 +412,13 @@ class CheckpointReporter(Reporter):
 
     def report(self, sim):
         self.flush_crossings(sim)
-        self.writer.flush()
-        save_checkpoint(self.run_dir, sim.state())
+        self.writer.sync()
+        state = dict(sim.state())
+        for r in self.reporters:
+            state.update(r.state())
+        state["run_id"] = np.array(self.run_id)
+        save_checkpoint(self.run_dir, state)
+        self.last_step = sim.step
 
 
 class ProgressReporter(Reporter):
@@ -422,27 +458,66 @@ class RunResult:
 
 
 def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
-                 extra_forces=(), log=print) -> RunResult:
-    """Simulate a scenario into run_dir (created), or resume the run there."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+                 extra_forces=(), log=print, force=False, claim=None,
+                 new_trajectory=False) -> RunResult:
+    """Simulate a scenario into run_dir, or resume the run there.
+
+    The directory is taken with :func:`sim.rundir.claim` (a new or empty directory, an
+    earlier run only with ``force``; never a directory ionsim did not write) and locked
+    for the run; pass ``claim`` to hold it longer (the command line keeps it until
+    summary.json is written). ``new_trajectory`` (with ``resume``) starts a new
+    trajectory.h5 at the checkpoint's step, to save a run whose trajectory is damaged.
+
+    Raises:
+        UserError: the directory cannot be taken (see sim.rundir.claim).
+        SimulationError: the run became unphysical (what was written is kept).
+        RunStopped: a file could not be written (a full disk); the last checkpoint is
+            intact and `resume_run` continues from it.
+    """
+    own = claim is None
+    if own:
+        claim = rundir.claim(run_dir, force=force, resume=resume)
+    try:
+        return _run_claimed(scenario, claim.run_dir, quiet, resume, extra_forces, log,
+                            new_trajectory)
+    finally:
+        if own:
+            claim.release()
+
+
+def _run_claimed(scenario, run_dir, quiet, resume, extra_forces, log,
+                 new_trajectory=False) -> RunResult:
     t_setup = time.perf_counter()
     sim = Simulation(scenario, extra_forces=extra_forces)
-    if resume:
-        sim.restore(load_checkpoint(run_dir))
-        writer = H5MDWriter(run_dir / TRAJECTORY, scenario, sim.ions.species, sim.charges,
-                            resume_step=sim.step)
-    else:
-        write_scenario(run_dir, scenario)
-        write_topology(run_dir / TOPOLOGY, scenario, sim.ions.species, sim.ions.pos)
-        writer = H5MDWriter(run_dir / TRAJECTORY, scenario, sim.ions.species, sim.charges)
+    state = {}
+    try:
+        reserve = rundir.DiskReserve(run_dir)
+        if resume:
+            run_id = rundir.check_consistent(run_dir) or rundir.new_run_id()
+            state = load_checkpoint(run_dir)
+            sim.restore(state)
+            writer = H5MDWriter(run_dir / TRAJECTORY, scenario, sim.ions.species,
+                                sim.charges, resume_step=None if new_trajectory else sim.step,
+                                run_id=run_id)
+        else:
+            run_id = rundir.new_run_id()
+            write_scenario(run_dir, scenario, run_id)
+            write_topology(run_dir / TOPOLOGY, scenario, sim.ions.species, sim.ions.pos)
+            writer = H5MDWriter(run_dir / TRAJECTORY, scenario, sim.ions.species,
+                                sim.charges, run_id=run_id)
+    except OSError as err:
+        (run_dir / rundir.RESERVE).unlink(missing_ok=True)
+        raise RunStopped(f"cannot write the run directory {run_dir}: "
+                         f"{err.strerror or err}") from None
     if sim.ewald_parameters is not None:
         from .electrostatics import describe
         log(f"ewald: {describe(sim.ewald_parameters)}")
     observables = ObservableReporter(sim, writer, sim.potential_observable)
-    checkpoint = CheckpointReporter(sim, writer, run_dir)
+    observables.restore(state)
+    checkpoint = CheckpointReporter(sim, writer, run_dir, run_id, reporters=[observables])
     balancer = ThreadBalancer(interval=10)
-    reporters = [GuardReporter(sim), observables, FrameReporter(sim, writer), checkpoint,
+    # The checkpoint of step n is taken before step n is observed (see CheckpointReporter).
+    reporters = [GuardReporter(sim), checkpoint, observables, FrameReporter(sim, writer),
                  balancer]
     steps_left = scenario.run.steps - sim.step
     if show_progress(quiet):
@@ -451,15 +526,24 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
     t0 = time.perf_counter()
     try:
         sim.advance(steps_left, reporters)
-    finally:
         checkpoint.flush_crossings(sim)
-        writer.flush()
+        writer.sync()
+    except WriteError as err:
+        reserve.release()
+        writer.abandon()
+        raise RunStopped(_stopped_message(err, run_dir, checkpoint.last_step, scenario)) \
+            from None
+    finally:
         for r in reporters:
             r.close()
-        writer.close()
+        if writer.file.id.valid:  # a SimulationError: keep what was written
+            checkpoint.flush_crossings(sim)
+            writer.close()
+        reserve.release()
     wall = time.perf_counter() - t0
     summary = {
         "scenario": scenario.name,
+        "run_id": run_id,
         "steps": sim.step,
         "simulated_time_ns": sim.time / units.PS_PER_NS,
         "n_ions": sim.ions.n,
@@ -473,8 +557,60 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
     return RunResult(run_dir, sim, wall, summary)
 
 
-def resume_run(run_dir, quiet=True, log=print) -> RunResult:
+def _stopped_message(err, run_dir, last_step, scenario) -> str:
+    if last_step is None:
+        return f"{err}; no checkpoint was written yet: free space and run it again"
+    ns = last_step * scenario.run.dt / units.PS_PER_NS
+    return (f"{err}; the checkpoint at step {last_step} ({ns:.4g} ns) is intact: free "
+            f"space, then `ionsim resume {run_dir}`")
+
+
+def checkpoint_step(run_dir) -> int:
+    """The step of a run directory's checkpoint.
+
+    Raises:
+        UserError: no checkpoint, or one that cannot be read (naming what can be saved).
+    """
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise UserError(f"{path}: no checkpoint here; `ionsim resume` needs one (an "
+                        f"interrupted ionsim run directory)")
+    try:
+        return int(load_checkpoint(run_dir)["step"])
+    except Exception as err:  # noqa: BLE001 - any damage means the same to the user
+        raise UserError(f"{path}: cannot be read ({type(err).__name__}: "
+                        f"{_first_line(err)}); the run cannot be resumed, but what "
+                        f"trajectory.h5 holds can still be analysed (`ionsim analyze "
+                        f"{run_dir}`)") from None
+
+
+def _first_line(err) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else "damaged"
+
+
+def resume_run(run_dir, quiet=True, log=print, claim=None,
+               new_trajectory=False) -> RunResult:
+    """Continue a run from its checkpoint, exactly as if it had never stopped.
+
+    ``new_trajectory`` saves a run whose trajectory.h5 is damaged: the file is kept as
+    trajectory.damaged.h5 and a new one starts at the checkpoint's step (what came before
+    it is in the damaged file only).
+
+    Raises:
+        UserError: no readable checkpoint or scenario; files from different runs.
+    """
     run_dir = Path(run_dir)
-    if not (run_dir / CHECKPOINT).exists():
-        raise FileNotFoundError(f"{run_dir}: no {CHECKPOINT} to resume from")
-    return run_scenario(read_scenario(run_dir), run_dir, quiet=quiet, resume=True, log=log)
+    checkpoint_step(run_dir)
+    scenario = read_scenario(run_dir)
+    if new_trajectory and (run_dir / TRAJECTORY).exists():
+        kept = run_dir / "trajectory.damaged.h5"
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = run_dir / f"trajectory.damaged-{n}.h5"
+        (run_dir / TRAJECTORY).rename(kept)
+        log(f"{run_dir / TRAJECTORY}: kept as {kept.name}; a new trajectory starts at the "
+            f"checkpoint")
+    return run_scenario(scenario, run_dir, quiet=quiet, resume=True, log=log, claim=claim,
+                        new_trajectory=new_trajectory)

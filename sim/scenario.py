@@ -1,9 +1,10 @@
 """Scenario files: YAML in, a validated and immutable configuration out.
 
-A scenario is read with ``yaml.safe_load`` and converted into frozen dataclasses in internal
-units (nm, ps, kJ/mol, e, K; concentrations as number densities in nm^-3). Every value that
-has a dimension must carry its unit ("150 mM", "4 nm"). Unknown keys are errors. Every error
-is a :class:`ScenarioError` whose message names the file, the key path and what is accepted,
+A scenario is read with :func:`sim.yaml_input.load_yaml` (size, nesting, alias expansion
+and duplicate keys bounded) and converted into frozen dataclasses in internal units (nm, ps,
+kJ/mol, e, K; concentrations as number densities in nm^-3). Every value that has a
+dimension must carry its unit ("150 mM", "4 nm"). Unknown keys are errors. Every error is
+a :class:`ScenarioError` whose message names the file, the key path and what is accepted,
 e.g. ``scenarios/k.yaml: membranes[0].channels[1].radius: must be > 0 nm, got -0.5 nm``.
 
 Layout along z (periodic): compartment 0, membrane 0, compartment 1, membrane 1, ... The
@@ -11,25 +12,59 @@ box starts at z = 0 with compartment 0; membrane k separates compartment k from 
 k+1 (the last membrane from compartment 0, across the periodic boundary). Zero membranes
 means one compartment of bulk electrolyte; one membrane is refused (it would face the same
 compartment on both sides).
+
+Sizes are bounded (the constants below), so that a mistyped number is refused with what to
+change instead of exhausting memory at set-up; how many ions and how much memory a run
+takes is checked separately (:func:`sim.limits.check_work`). Error messages quote at most a
+short prefix of a value (:func:`sim.yaml_input.brief`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import units
 from .errors import ScenarioError
 from .units import UnitError, display_quantity, format_quantity, parse_quantity
+from .yaml_input import brief, join as _join, load_yaml, text as _text
 
 INTEGRATORS = ("leimkuhler-matthews", "euler-maruyama")
 ELECTROSTATICS_METHODS = ("ewald", "off")
 _DATA = Path(__file__).parent / "data"
+
+# --- limits ----------------------------------------------------------------------------
+# Temperature: Malmberg & Maryott's water permittivity fit holds for 0-100 C, and the
+# species' D, interpolated linearly from 25 C and 37 C, stays > 0 there (it would turn
+# negative below about 255 K, where ions could jump through membranes).
+T_MIN, T_MAX = 273.15, 373.15  # K
+# Sizes, nm: a micrometre box edge is 1e6 nm^2 of membrane, 50 times the flagship's 20 nm;
+# membranes are 3-10 nm thick; the z extent bounds the density profile and the mesh.
+MAX_LATERAL = 1000.0
+MAX_COMPARTMENT_DEPTH = 1000.0
+MAX_THICKNESS = 100.0
+MAX_BOX_Z = 4000.0
+MAX_PROFILE_BINS = 20_000  # density profile bins (Lz / profile_bin_width), written per frame
+MAX_MEMBRANES = 32
+# Every ion looks at every pore of a membrane it is in, each step: 1e4 pores is already slow.
+MAX_CHANNELS_PER_MEMBRANE = 5_000
+MAX_CHANNELS = 10_000  # in all membranes; also bounds the resolved scenario.yaml (~0.9 MB)
+MAX_SURFACE_CHARGE = 2.0  # e/nm^2: one charge per 0.5 nm^2, about every lipid head group
+MAX_BARRIER_KT = 100.0  # |channel barrier| in kT: exp(100) is still a float, exp(710) is not
+MAX_CONCENTRATION = 100.0 * units.MOLAR_TO_PER_NM3  # nm^-3 (100 M)
+MAX_STEPS = 10**12  # 1e12 steps would take decades at 1e6 particle-steps per second
+MAX_MESH = 4096  # per dimension: a 1 um edge at 0.25 nm spacing
+MAX_NAME = 64
+MAX_SPECIES, MAX_SPECIES_NAME = 64, 32
+MAX_VALENCE = 8  # e; the most charged ion in the table is Ca2+
+MAX_DESCRIPTION = 2000
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
 
 
 # --- configuration dataclasses (internal units) --------------------------------------------
@@ -254,7 +289,7 @@ class _Reader:
     def mapping(self, value, key: str, allowed: set[str], required: set[str] = frozenset()):
         if not isinstance(value, dict):
             self.fail(key, f"must be a mapping with keys {sorted(allowed)}, "
-                           f"got {type(value).__name__} {value!r}")
+                           f"got {type(value).__name__} {brief(value)}")
         for k in value:
             if k not in allowed:
                 self.fail(_join(key, k), f"unknown key; accepted here: {', '.join(sorted(allowed))}")
@@ -271,7 +306,8 @@ class _Reader:
             self.fail(key, str(err))
         if minimum is not None and (q <= minimum if strict else q < minimum):
             rel = ">" if strict else ">="
-            self.fail(key, f"must be {rel} {display_quantity(minimum, dimension)}, got {value}")
+            self.fail(key, f"must be {rel} {display_quantity(minimum, dimension)}, "
+                           f"got {_text(value)}")
         return q
 
     def number(self, value, key: str, minimum: float | None = None, strict: bool = True,
@@ -279,42 +315,47 @@ class _Reader:
         kind = "an integer" if integer else "a number"
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 integer and not isinstance(value, int)):
-            self.fail(key, f"must be {kind} (no unit), got {value!r}")
+            self.fail(key, f"must be {kind} (no unit), got {brief(value)}")
         if not math.isfinite(value):
-            self.fail(key, f"must be finite, got {value!r}")
+            self.fail(key, f"must be finite, got {brief(value)}")
         if minimum is not None and (value <= minimum if strict else value < minimum):
-            self.fail(key, f"must be {'>' if strict else '>='} {minimum}, got {value!r}")
+            self.fail(key, f"must be {'>' if strict else '>='} {minimum}, got {brief(value)}")
         return value
 
     def choice(self, value, key: str, options) -> str:
         if value not in options:
-            self.fail(key, f"must be one of {', '.join(options)}, got {value!r}")
+            self.fail(key, f"must be one of {', '.join(options)}, got {brief(value)}")
         return value
 
     def steps_or_time(self, value, key: str, dt: float) -> int:
         """An interval given as a step count (integer) or a time ('20 ps')."""
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 1:
-                self.fail(key, f"must be >= 1 step, got {value}")
+                self.fail(key, f"must be >= 1 step, got {brief(value)}")
+            if value > MAX_STEPS:
+                self.fail(key, f"must be at most {MAX_STEPS:.0e} steps, got {brief(value)}")
             return value
         t = self.quantity(value, key, "time", minimum=0.0)
-        n = int(round(t / dt))
+        ratio = t / dt
+        if not ratio <= MAX_STEPS:  # also inf: 1e300 ns in steps of 1e-300 ps
+            self.fail(key, f"{_text(value)} is more than {MAX_STEPS:.0e} time steps of "
+                           f"{display_quantity(dt, 'time')}")
+        n = int(round(ratio))
         if n < 1 or abs(n * dt - t) > 1e-6 * t:
-            self.fail(key, f"{value} is not a whole number of time steps of "
+            self.fail(key, f"{_text(value)} is not a whole number of time steps of "
                            f"{display_quantity(dt, 'time')}")
         return n
 
 
-def _join(prefix: str, key) -> str:
-    if isinstance(key, int):
-        return f"{prefix}[{key}]"
-    return f"{prefix}.{key}" if prefix else str(key)
-
-
 def default_species_table() -> dict[str, dict]:
-    """The shipped species table (sim/data/species.yaml), raw."""
-    with open(_DATA / "species.yaml") as fh:
-        return yaml.safe_load(fh)
+    """The shipped species table (sim/data/species.yaml), raw (a fresh copy each call)."""
+    return copy.deepcopy(_species_table())
+
+
+@functools.lru_cache(maxsize=1)
+def _species_table() -> dict[str, dict]:
+    # read once: the pure-Python YAML loader took 13 ms a scenario for these six lines
+    return load_yaml(_DATA / "species.yaml")
 
 
 def _diffusion_at(entry: dict, temperature: float) -> float:
@@ -331,23 +372,7 @@ TOP_KEYS = {"name", "description", "temperature", "solvent", "species", "box", "
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file. Raises ScenarioError naming file and key."""
     source = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise ScenarioError(source, "", "no such file (give the path of a scenario .yaml)")
-    if p.is_dir():
-        raise ScenarioError(source, "", "is a directory, not a scenario .yaml file")
-    try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(source, "", f"cannot read: {err}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ScenarioError(source, "", f"YAML syntax error at {where}{problem}") from None
-    return parse_scenario(raw, source)
+    return parse_scenario(load_yaml(path, source), source)
 
 
 def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
@@ -357,7 +382,14 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
         r.fail("", f"must be a YAML mapping of {sorted(TOP_KEYS)}, got {type(raw).__name__}")
     r.mapping(raw, "", TOP_KEYS, required={"temperature", "box", "compartments", "run"})
 
+    name = _read_name(r, raw, source)
+    description = _read_description(r, raw.get("description", ""))
     temperature = r.quantity(raw["temperature"], "temperature", "temperature", minimum=0.0)
+    if not T_MIN <= temperature <= T_MAX:
+        r.fail("temperature", f"must be between {T_MIN:g} K and {T_MAX:g} K (0-100 C, where "
+                              f"the water permittivity fit of Malmberg & Maryott holds and the "
+                              f"species' diffusion coefficients, interpolated from 25 C and "
+                              f"37 C, stay positive), got {_text(raw['temperature'])}")
     solvent = r.mapping(raw.get("solvent", {}), "solvent", {"permittivity"})
     eps_w = r.number(solvent.get("permittivity", _water_permittivity(temperature)),
                      "solvent.permittivity", minimum=0.0)
@@ -368,11 +400,12 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     lateral = box["lateral"]
     if isinstance(lateral, list):
         if len(lateral) != 2:
-            r.fail("box.lateral", f"must be one length or a list of two (x, y), got {lateral!r}")
-        box_xy = tuple(r.quantity(v, f"box.lateral[{i}]", "length", minimum=0.0)
+            r.fail("box.lateral", f"must be one length or a list of two (x, y), "
+                                  f"got {brief(lateral)}")
+        box_xy = tuple(_read_size(r, v, f"box.lateral[{i}]", MAX_LATERAL, "box edge")
                        for i, v in enumerate(lateral))
     else:
-        side = r.quantity(lateral, "box.lateral", "length", minimum=0.0)
+        side = _read_size(r, lateral, "box.lateral", MAX_LATERAL, "box edge")
         box_xy = (side, side)
 
     compartments = _read_compartments(r, raw["compartments"], species_by_name)
@@ -394,6 +427,21 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     obs = r.mapping(raw.get("observables", {}) or {}, "observables", {"profile_bin_width"})
     bin_width = r.quantity(obs.get("profile_bin_width", "0.25 nm"),
                            "observables.profile_bin_width", "length", minimum=0.0)
+    lz = sum(c.depth for c in compartments) + sum(m.thickness for m in membranes)
+    if lz > MAX_BOX_Z:
+        r.fail("compartments", f"the box is {lz:g} nm along z (compartment depths plus "
+                               f"membrane thicknesses), more than the {MAX_BOX_Z:g} nm "
+                               f"accepted; make the compartments shallower")
+    if lz / bin_width > MAX_PROFILE_BINS:
+        r.fail("observables.profile_bin_width", f"{lz:g} nm of box in bins of "
+                                                f"{bin_width:g} nm is {lz / bin_width:.3g} "
+                                                f"bins, more than {MAX_PROFILE_BINS}; use "
+                                                f"bins of at least "
+                                                f"{lz / MAX_PROFILE_BINS:.3g} nm")
+    es = electrostatics
+    if es.cutoff is not None and es.cutoff > 0.5 * min(box_xy + (lz,)):
+        r.fail("electrostatics.cutoff", f"{es.cutoff:g} nm exceeds half the smallest box "
+                                        f"edge, {0.5 * min(box_xy + (lz,)):g} nm")
     run = _read_run(r, raw["run"])
     if run.integrator == "leimkuhler-matthews" and any(
             ch.barriers for m in membranes for ch in m.channels):
@@ -406,16 +454,66 @@ def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
     used |= {n for m in membranes for ch in m.channels for n in ch.permeant}
     used |= {m.counterion for m in membranes if m.counterion}
     species = tuple(species_by_name[n] for n in species_by_name if n in used)
+    for sp in species:
+        if not sp.diffusion > 0:  # a table entry whose interpolation fails at this T
+            r.fail("temperature", f"at {temperature:g} K the diffusion coefficient of "
+                                  f"{sp.name} interpolated from species.yaml is "
+                                  f"{sp.diffusion:.3g} nm^2/ps, not > 0; give "
+                                  f"species.{sp.name}.diffusion")
+    if not any(c > 0 for comp in compartments for _, c in comp.concentrations) and \
+            not any(m.surface_charge for m in membranes):
+        r.fail("compartments", "every concentration is 0: a run needs ions (the currents, "
+                               "the membrane potential and every observable are theirs; with "
+                               "electrostatics: ewald at least two charged ones)")
 
     scenario = Scenario(
-        name=str(raw.get("name", Path(source).stem)),
-        description=str(raw.get("description", "")).strip(),
+        name=name,
+        description=description,
         temperature=temperature, solvent_permittivity=float(eps_w), species=species,
         box_xy=box_xy, compartments=compartments, membranes=membranes,
         electrostatics=electrostatics, run=run, wca_epsilon=wca_eps,
         profile_bin_width=bin_width, source=source)
     _check_electroneutral(r, scenario)
     return scenario
+
+
+def _read_name(r: _Reader, raw: dict, source: str) -> str:
+    """The scenario's name: a plain name, since runs/<name> is the default run directory
+    (a '/' or '..' would put it elsewhere). Without one, the file's stem, made plain."""
+    if "name" not in raw:
+        stem = re.sub(r"[^A-Za-z0-9._+-]", "_", Path(source).stem).lstrip(".")[:MAX_NAME]
+        return stem or "scenario"
+    name = raw["name"]
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)  # `name: 2024` reads as a number
+    if not isinstance(name, str):
+        r.fail("name", f"must be a plain name (letters, digits, '._+-'), got "
+                       f"{type(name).__name__} {brief(name)}")
+    if len(name) > MAX_NAME or not _PLAIN_NAME.fullmatch(name):
+        r.fail("name", f"must be a plain name: ASCII letters, digits and '._+-', at most "
+                       f"{MAX_NAME} characters, not starting with '.' (it names the run "
+                       f"directory runs/<name>), got {brief(name)}")
+    return name
+
+
+def _read_description(r: _Reader, value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        r.fail("description", f"must be text, got {type(value).__name__} {brief(value)}")
+    if len(value) > MAX_DESCRIPTION:
+        r.fail("description", f"is {len(value)} characters long, more than the "
+                              f"{MAX_DESCRIPTION} accepted (put long notes in YAML comments)")
+    return value.strip()
+
+
+def _read_size(r: _Reader, value, key: str, maximum: float, what: str) -> float:
+    """A length > 0 nm and at most `maximum` nm."""
+    q = r.quantity(value, key, "length", minimum=0.0)
+    if q > maximum:
+        r.fail(key, f"a {what} of {_text(value)} is more than the {maximum:g} nm accepted "
+                    f"(the memory and time a run takes grow with the box)")
+    return q
 
 
 def _water_permittivity(temperature: float) -> float:
@@ -430,11 +528,15 @@ def _read_energy(r: _Reader, value, key: str, temperature: float,
     if isinstance(value, str) and value.strip().endswith("kT"):
         number = value.strip()[:-2].strip() or "1"
         try:
+            if len(number) > units.MAX_QUANTITY_CHARS:
+                raise ValueError(number)
             energy = float(number) * units.kT(temperature)
         except ValueError:
-            r.fail(key, f"cannot read {value!r}: write e.g. '1 kT' or '2.5 kJ/mol'")
+            energy = math.nan
+        if not math.isfinite(energy):  # float() also reads 'nan' and 'inf'
+            r.fail(key, f"cannot read {brief(value)}: write e.g. '1 kT' or '2.5 kJ/mol'")
         if energy < 0 and not allow_negative:
-            r.fail(key, f"must be >= 0, got {value}")
+            r.fail(key, f"must be >= 0, got {_text(value)}")
         return energy
     return r.quantity(value, key, "energy", minimum=None if allow_negative else 0.0,
                       strict=False)
@@ -448,16 +550,23 @@ def _read_species(r: _Reader, overrides, temperature: float) -> dict[str, Specie
                                parse_quantity(entry["diameter"], "length"),
                                _diffusion_at(entry, temperature))
     if not isinstance(overrides, dict):
-        r.fail("species", f"must be a mapping of species name to fields, got {overrides!r}")
+        r.fail("species", f"must be a mapping of species name to fields, got {brief(overrides)}")
+    if len(overrides) > MAX_SPECIES:
+        r.fail("species", f"{len(overrides)} species; at most {MAX_SPECIES} are accepted")
     for name, entry in overrides.items():
-        key = f"species.{name}"
+        key = _join("species", name)
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_SPECIES_NAME \
+                or not name.isprintable():
+            r.fail(key, f"a species name must be text of at most {MAX_SPECIES_NAME} "
+                        f"printable characters, e.g. K+, got {brief(name)}")
         base = result.get(name)
         required = set() if base else {"valence", "diameter", "diffusion"}
         r.mapping(entry, key, {"valence", "diameter", "diffusion"}, required=required)
         valence = r.number(entry["valence"], f"{key}.valence", integer=True) \
             if "valence" in entry else base.valence
-        if valence == 0:
-            r.fail(f"{key}.valence", "must be a non-zero integer charge (in e)")
+        if valence == 0 or abs(valence) > MAX_VALENCE:
+            r.fail(f"{key}.valence", f"must be a non-zero integer charge (in e) from "
+                                     f"-{MAX_VALENCE} to {MAX_VALENCE}, got {brief(valence)}")
         diameter = r.quantity(entry["diameter"], f"{key}.diameter", "length", minimum=0.0) \
             if "diameter" in entry else base.diameter
         diffusion = r.quantity(entry["diffusion"], f"{key}.diffusion", "diffusion",
@@ -467,8 +576,8 @@ def _read_species(r: _Reader, overrides, temperature: float) -> dict[str, Specie
 
 
 def _known_species(r: _Reader, name, key: str, species: dict[str, Species]) -> str:
-    if name not in species:
-        r.fail(key, f"unknown species {name!r}; known: {', '.join(species)} "
+    if not isinstance(name, str) or name not in species:
+        r.fail(key, f"unknown species {brief(name)}; known: {', '.join(species)} "
                     f"(define new ones under 'species:' with valence, diameter, diffusion)")
     return name
 
@@ -477,25 +586,37 @@ def _read_compartments(r: _Reader, raw, species) -> tuple[Compartment, ...]:
     if not isinstance(raw, list) or not raw:
         r.fail("compartments", "must be a non-empty list of compartments "
                                "(name, depth, concentrations)")
+    if len(raw) > MAX_MEMBRANES:
+        r.fail("compartments", f"{len(raw)} compartments; at most {MAX_MEMBRANES} are accepted")
     result, names = [], set()
     for i, entry in enumerate(raw):
         key = f"compartments[{i}]"
         r.mapping(entry, key, {"name", "depth", "concentrations"},
                   required={"depth", "concentrations"})
-        name = str(entry.get("name", f"compartment{i}"))
+        name = entry.get("name", f"compartment{i}")
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME \
+                or not name.isprintable():
+            r.fail(f"{key}.name", f"must be a name of at most {MAX_NAME} printable "
+                                  f"characters, got {brief(name)}")
         if name in names:
             r.fail(f"{key}.name", f"duplicate compartment name {name!r}")
         names.add(name)
-        depth = r.quantity(entry["depth"], f"{key}.depth", "length", minimum=0.0)
+        depth = _read_size(r, entry["depth"], f"{key}.depth", MAX_COMPARTMENT_DEPTH,
+                           "compartment depth")
         conc = entry["concentrations"]
         if not isinstance(conc, dict) or not conc:
             r.fail(f"{key}.concentrations", "must map species names to concentrations, "
                                             "e.g. {K+: 150 mM, A-: 150 mM}")
         pairs = []
         for sname, value in conc.items():
-            ckey = f"{key}.concentrations.{sname}"
+            ckey = _join(f"{key}.concentrations", sname)
             _known_species(r, sname, ckey, species)
             c = r.quantity(value, ckey, "concentration", minimum=0.0, strict=False)
+            if c > MAX_CONCENTRATION:
+                r.fail(ckey, f"{_text(value)} is more than the 100 M accepted (pure water "
+                             f"is 55 M)")
             pairs.append((sname, c))
         result.append(Compartment(name, depth, tuple(pairs)))
     return tuple(result)
@@ -504,24 +625,38 @@ def _read_compartments(r: _Reader, raw, species) -> tuple[Compartment, ...]:
 def _read_membranes(r: _Reader, raw, box_xy, species, temperature) -> tuple[Membrane, ...]:
     if not isinstance(raw, list):
         r.fail("membranes", f"must be a list of membranes, got {type(raw).__name__}")
+    if len(raw) > MAX_MEMBRANES:
+        r.fail("membranes", f"{len(raw)} membranes; at most {MAX_MEMBRANES} are accepted")
     result = []
     for i, entry in enumerate(raw):
         key = f"membranes[{i}]"
         r.mapping(entry, key, {"thickness", "permittivity", "channels", "surface_charge",
                                "counterion"}, required={"thickness"})
-        thickness = r.quantity(entry["thickness"], f"{key}.thickness", "length", minimum=0.0)
+        thickness = _read_size(r, entry["thickness"], f"{key}.thickness", MAX_THICKNESS,
+                               "membrane thickness")
         eps_m = r.number(entry.get("permittivity", 2.0), f"{key}.permittivity", minimum=0.0)
         sigma = r.quantity(entry.get("surface_charge", "0 e/nm^2"), f"{key}.surface_charge",
                            "surface_charge")
+        if abs(sigma) > MAX_SURFACE_CHARGE:
+            r.fail(f"{key}.surface_charge", f"|{sigma:g}| e/nm^2 is more than the "
+                                            f"{MAX_SURFACE_CHARGE:g} e/nm^2 accepted (one "
+                                            f"charge per 0.5 nm^2 of membrane)")
         counterion, sigma = _read_counterion(r, entry, key, sigma, box_xy, species)
         channels = []
         raw_channels = entry.get("channels", []) or []
         if not isinstance(raw_channels, list):
             r.fail(f"{key}.channels", "must be a list of channels")
         for j, ch in enumerate(raw_channels):
+            room = MAX_CHANNELS_PER_MEMBRANE - len(channels)
             channels.extend(_read_channels(r, ch, f"{key}.channels[{j}]", box_xy, species,
-                                           temperature))
+                                           temperature, room))
+            if len(channels) > MAX_CHANNELS_PER_MEMBRANE:
+                r.fail(f"{key}.channels", f"more than {MAX_CHANNELS_PER_MEMBRANE} channels in "
+                                          f"one membrane; use fewer")
         _check_channel_overlap(r, channels, f"{key}.channels", box_xy)
+        if len(channels) + sum(len(m.channels) for m in result) > MAX_CHANNELS:
+            r.fail(f"{key}.channels", f"more than {MAX_CHANNELS} channels in all membranes; "
+                                      f"use fewer")
         result.append(Membrane(thickness, float(eps_m), tuple(channels), sigma, counterion))
     return tuple(result)
 
@@ -568,7 +703,10 @@ def grid_positions(count: int, box_xy) -> list[tuple[float, float]]:
     return [((ix + 0.5) * lx / nx, (iy + 0.5) * ly / ny) for iy in range(ny) for ix in range(nx)]
 
 
-def _read_channels(r: _Reader, entry, key, box_xy, species, temperature) -> list[Channel]:
+def _read_channels(r: _Reader, entry, key, box_xy, species, temperature,
+                   room: int = MAX_CHANNELS_PER_MEMBRANE) -> list[Channel]:
+    """The channel(s) of one entry: one at `position`, or `count` on a grid; `room` is how
+    many more the membrane may take (MAX_CHANNELS_PER_MEMBRANE in all)."""
     r.mapping(entry, key, {"position", "count", "radius", "permeant", "barriers"},
               required={"radius", "permeant"})
     if ("position" in entry) == ("count" in entry):
@@ -589,39 +727,86 @@ def _read_channels(r: _Reader, entry, key, box_xy, species, temperature) -> list
         r.fail(f"{key}.barriers", "must map permeant species to energies, e.g. {Na+: 2 kT}")
     barrier_pairs = []
     for name, value in barriers.items():
-        bkey = f"{key}.barriers.{name}"
+        bkey = _join(f"{key}.barriers", name)
         if name not in permeant:
-            r.fail(bkey, f"barrier for {name!r}, which is not in permeant {permeant}")
-        barrier_pairs.append((name, _read_energy(r, value, bkey, temperature,
-                                                 allow_negative=True)))
+            r.fail(bkey, f"barrier for {brief(name)}, which is not in permeant "
+                         f"{brief(permeant)}")
+        energy = _read_energy(r, value, bkey, temperature, allow_negative=True)
+        if abs(energy) > MAX_BARRIER_KT * units.kT(temperature):
+            r.fail(bkey, f"{_text(value)} is beyond +-{MAX_BARRIER_KT:g} kT (a barrier that "
+                         f"high is never crossed, a well that deep never left)")
+        barrier_pairs.append((name, energy))
     if "position" in entry:
         pos = entry["position"]
         if not isinstance(pos, list) or len(pos) != 2:
-            r.fail(f"{key}.position", f"must be [x, y] with units, got {pos!r}")
+            r.fail(f"{key}.position", f"must be [x, y] with units, got {brief(pos)}")
         xy = []
         for k, (v, lim) in enumerate(zip(pos, box_xy)):
             q = r.quantity(v, f"{key}.position[{k}]", "length", minimum=0.0, strict=False)
             if q >= lim:
-                r.fail(f"{key}.position[{k}]", f"{v} is outside the box: must be in "
+                r.fail(f"{key}.position[{k}]", f"{_text(v)} is outside the box: must be in "
                                                f"[0 nm, {lim:g} nm)")
             xy.append(q)
         positions = [tuple(xy)]
     else:
         count = r.number(entry["count"], f"{key}.count", minimum=0, integer=True)
+        if count > room:
+            r.fail(f"{key}.count", f"{count} channels; a membrane takes at most "
+                                   f"{MAX_CHANNELS_PER_MEMBRANE} (every ion in a membrane "
+                                   f"looks at each of its pores every step)")
         positions = grid_positions(count, box_xy)
     return [Channel(x, y, radius, tuple(permeant), tuple(barrier_pairs)) for x, y in positions]
 
 
 def _check_channel_overlap(r: _Reader, channels, key, box_xy):
-    for a in range(len(channels)):
-        for b in range(a + 1, len(channels)):
-            ca, cb = channels[a], channels[b]
-            dx = (ca.x - cb.x + box_xy[0] / 2) % box_xy[0] - box_xy[0] / 2
-            dy = (ca.y - cb.y + box_xy[1] / 2) % box_xy[1] - box_xy[1] / 2
-            if math.hypot(dx, dy) < ca.radius + cb.radius:
-                r.fail(key, f"channels {a} at ({ca.x:g}, {ca.y:g}) nm and {b} at "
-                            f"({cb.x:g}, {cb.y:g}) nm overlap (radii {ca.radius:g}, "
-                            f"{cb.radius:g} nm); place them further apart or use fewer")
+    """Refuse two pores of one membrane that overlap (periodic minimum image in x, y).
+
+    A hash grid, so that 1e4 pores are checked in milliseconds rather than the 5e7 pair
+    tests of comparing all pairs: each pore is entered in every cell its bounding square
+    touches, and two overlapping disks share a point, hence a cell. The cell edge is the
+    pores' RMS diameter (at least the smallest diameter), which keeps the number of cell
+    entries O(n) for disjoint pores whatever the mix of radii. Pores are entered in order
+    and each is compared with those before it, so the pair reported is the one with the
+    lowest second index (then the lowest first)."""
+    n = len(channels)
+    if n < 2:
+        return
+    lx, ly = box_xy
+    diam = [2 * ch.radius for ch in channels]
+    edge = max(min(diam), math.sqrt(sum(d * d for d in diam) / n))
+    nx, ny = max(1, int(lx / edge)), max(1, int(ly / edge))
+    wx, wy = lx / nx, ly / ny
+    cells: dict[tuple[int, int], list[int]] = {}
+    for b, cb in enumerate(channels):
+        rx, ry = _cell_span(cb.x, cb.radius, wx, nx), _cell_span(cb.y, cb.radius, wy, ny)
+        mine = [(ix, iy) for ix in rx for iy in ry]
+        seen, hits = set(), []
+        for cell in mine:
+            for a in cells.get(cell, ()):
+                if a in seen:
+                    continue
+                seen.add(a)
+                ca = channels[a]
+                dx = (ca.x - cb.x + lx / 2) % lx - lx / 2
+                dy = (ca.y - cb.y + ly / 2) % ly - ly / 2
+                if math.hypot(dx, dy) < ca.radius + cb.radius:
+                    hits.append(a)
+        if hits:
+            a = min(hits)
+            ca = channels[a]
+            r.fail(key, f"channels {a} at ({ca.x:g}, {ca.y:g}) nm and {b} at "
+                        f"({cb.x:g}, {cb.y:g}) nm overlap (radii {ca.radius:g}, "
+                        f"{cb.radius:g} nm); place them further apart or use fewer")
+        for cell in mine:
+            cells.setdefault(cell, []).append(b)
+
+
+def _cell_span(centre: float, radius: float, width: float, n: int) -> list[int]:
+    """Periodic cell indices (cells of `width`, n of them) touched by [centre -+ radius]."""
+    lo, hi = math.floor((centre - radius) / width), math.floor((centre + radius) / width)
+    if hi - lo + 1 >= n:
+        return list(range(n))
+    return sorted({i % n for i in range(lo, hi + 1)})
 
 
 def _read_electrostatics(r: _Reader, raw) -> Electrostatics:
@@ -639,15 +824,21 @@ def _read_electrostatics(r: _Reader, raw) -> Electrostatics:
         r.fail(f"{key}.force_error", f"is a relative RMS force error: must be < 1, got {force_error}")
     alpha = None
     if "alpha" in raw:
-        text = str(raw["alpha"]).replace("nm^-1", "").replace("/nm", "").strip()
+        given = raw["alpha"]
+        if isinstance(given, bool) or not isinstance(given, (str, int, float)) or \
+                len(str(given)) > units.MAX_QUANTITY_CHARS:
+            r.fail(f"{key}.alpha", f"must be an inverse length like '1.2 nm^-1', "
+                                   f"got {brief(given)}")
+        text = str(given).replace("nm^-1", "").replace("/nm", "").strip()
         try:
             alpha = float(text)
         except ValueError:
-            r.fail(f"{key}.alpha", f"must be an inverse length like '1.2 nm^-1', got {raw['alpha']!r}")
-        if not str(raw["alpha"]).strip().endswith(("nm^-1", "/nm")):
+            r.fail(f"{key}.alpha", f"must be an inverse length like '1.2 nm^-1', "
+                                   f"got {brief(given)}")
+        if not str(given).strip().endswith(("nm^-1", "/nm")):
             r.fail(f"{key}.alpha", f"missing unit: write '{text} nm^-1'")
-        if alpha <= 0:
-            r.fail(f"{key}.alpha", f"must be > 0 nm^-1, got {raw['alpha']}")
+        if not (alpha > 0 and math.isfinite(alpha)):
+            r.fail(f"{key}.alpha", f"must be > 0 nm^-1 and finite, got {_text(given)}")
     cutoff = r.quantity(raw["cutoff"], f"{key}.cutoff", "length", minimum=0.0) \
         if "cutoff" in raw else None
     mesh = None
@@ -656,8 +847,10 @@ def _read_electrostatics(r: _Reader, raw) -> Electrostatics:
         if isinstance(m, int):
             m = [m, m, m]
         if not (isinstance(m, list) and len(m) == 3 and all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 4 for v in m)):
-            r.fail(f"{key}.mesh", f"must be an integer >= 4 or a list of three, got {raw['mesh']!r}")
+                isinstance(v, int) and not isinstance(v, bool) and 4 <= v <= MAX_MESH
+                for v in m)):
+            r.fail(f"{key}.mesh", f"must be an integer from 4 to {MAX_MESH} or a list of "
+                                  f"three, got {brief(raw['mesh'])}")
         mesh = tuple(m)
     order = None
     if "order" in raw:
@@ -677,11 +870,17 @@ def _read_run(r: _Reader, raw) -> RunSettings:
         r.fail(key, "give exactly one of 'steps: N' or 'duration: T' (e.g. '20 ns')")
     if "steps" in raw:
         steps = r.number(raw["steps"], "run.steps", minimum=0, integer=True)
+        if steps > MAX_STEPS:
+            r.fail("run.steps", f"must be at most {MAX_STEPS:.0e}, got {brief(steps)}")
     else:
-        steps = int(round(r.quantity(raw["duration"], "run.duration", "time", minimum=0.0) / dt))
+        ratio = r.quantity(raw["duration"], "run.duration", "time", minimum=0.0) / dt
+        if not ratio <= MAX_STEPS:  # also inf: 1e300 ns in steps of 1e-300 ps
+            r.fail("run.duration", f"{_text(raw['duration'])} is more than {MAX_STEPS:.0e} "
+                                   f"steps of {display_quantity(dt, 'time')}")
+        steps = int(round(ratio))
     seed = r.number(raw["seed"], "run.seed", minimum=0, strict=False, integer=True)
     if seed >= 2**63:
-        r.fail("run.seed", f"must be < 2^63, got {seed}")
+        r.fail("run.seed", f"must be < 2^63, got {brief(seed)}")
     sample = r.steps_or_time(raw.get("sample_interval", 100), "run.sample_interval", dt)
     frame = r.steps_or_time(raw.get("frame_interval", 10 * sample), "run.frame_interval", dt)
     checkpoint = r.steps_or_time(raw.get("checkpoint_interval", max(frame, 100 * sample)),

@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 import re
 
+from .yaml_input import brief
+
 # --- constants (internal units) -----------------------------------------------------------
 AVOGADRO = 6.02214076e23  # 1/mol
 BOLTZMANN = 0.0083144626  # kJ/(mol K)
@@ -94,38 +96,49 @@ class UnitError(ValueError):
     """A value in a scenario lacks a unit, has an unknown one, or one of the wrong dimension."""
 
 
+MAX_QUANTITY_CHARS = 100  # "150 mM" is 6; a longer text is a mistake (and bounds the regex)
+
+
 def parse_quantity(value, dimension: str) -> float:
     """Parse ``"150 mM"``-style text into internal units of ``dimension``.
 
     A bare number is refused (the message names the units that would be accepted) because
-    an implicit unit is the commonest source of silently wrong physics.
+    an implicit unit is the commonest source of silently wrong physics. So is a value that
+    is not finite ('1e999 nm', or one that overflows on conversion). Messages quote at most
+    a short prefix of what was written.
     """
     accepted = UNITS[dimension]
     hint = ", ".join(accepted)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UnitError(f"expected a {dimension} with a unit ({hint}), got {value!r}")
+        raise UnitError(f"expected a {dimension} with a unit ({hint}), got {brief(value)}")
     if isinstance(value, (int, float)):
         if value == 0:
             return 0.0
-        raise UnitError(f"missing unit: write e.g. '{value} {CANONICAL_UNIT[dimension]}' "
-                        f"(a {dimension} in {hint})")
+        raise UnitError(f"missing unit: write e.g. '{brief(value, 30)} "
+                        f"{CANONICAL_UNIT[dimension]}' (a {dimension} in {hint})")
+    if len(value) > MAX_QUANTITY_CHARS:
+        raise UnitError(f"{brief(value, 30)} is {len(value)} characters long; a {dimension} "
+                        f"is a number and a unit ({hint})")
     match = _QUANTITY.match(value)
     if not match:
-        raise UnitError(f"cannot read {value!r} as a {dimension}: expected a number and a "
-                        f"unit ({hint})")
+        raise UnitError(f"cannot read {brief(value)} as a {dimension}: expected a number and "
+                        f"a unit ({hint})")
     number, unit = float(match.group(1)), match.group(2)
     if unit is None:
         if number == 0:
             return 0.0
-        raise UnitError(f"missing unit in {value!r}: write e.g. "
+        raise UnitError(f"missing unit in {brief(value)}: write e.g. "
                         f"'{match.group(1)} {CANONICAL_UNIT[dimension]}' (a {dimension} in {hint})")
     unit = unit.replace("**", "^").replace(" ", "")
     if unit in accepted:
-        return number * accepted[unit]
+        result = number * accepted[unit]
+        if not math.isfinite(result):
+            raise UnitError(f"{brief(value)} is not a finite {dimension}")
+        return result
     for other, table in UNITS.items():
         if unit in table:
-            raise UnitError(f"{value!r} is a {other}, but a {dimension} is needed ({hint})")
-    raise UnitError(f"unknown unit {unit!r} in {value!r}: a {dimension} takes {hint}")
+            raise UnitError(f"{brief(value)} is a {other}, but a {dimension} is needed ({hint})")
+    raise UnitError(f"unknown unit {brief(unit)} in {brief(value)}: a {dimension} takes {hint}")
 
 
 def format_quantity(value_internal: float, dimension: str) -> str:

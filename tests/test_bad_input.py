@@ -68,6 +68,38 @@ CASES = {
     "barrier with LM": (_with("membranes", _membranes(barriers={"K+": "2 kT"})),
                         "run.integrator: channel barriers need 'integrator: euler-maruyama'"),
     "bad species override": (tree(species={"Z+": {"valence": 1}}), "species.Z+.diameter: is required"),
+    # limits (tests/test_hostile_input.py has the hostile versions)
+    "too cold": (_with("temperature", "250 K"),
+                 "temperature: must be between 273.15 K and 373.15 K"),
+    "too hot": (_with("temperature", "1000 K"),
+                "temperature: must be between 273.15 K and 373.15 K"),
+    "name is a path": (tree(name="../x"), "name: must be a plain name"),
+    "description not text": (tree(description=["a"]), "description: must be text"),
+    "duplicate key": (yaml.safe_dump(tree()) + "temperature: 300 K\n",
+                      "temperature: duplicate key: given at line"),
+    "box too large": (tree(box={"lateral": "2 um"}),
+                      "box.lateral: a box edge of 2 um is more than the 1000 nm accepted"),
+    "membrane too thick": (_with("membranes", [{"thickness": "1 um"}] * 2),
+                           "membranes[0].thickness: a membrane thickness of 1 um is more"),
+    "too many channels": (_with("membranes", _membranes(count=20000)),
+                          "membranes[0].channels[0].count: 20000 channels; a membrane takes "
+                          "at most 5000"),
+    "no ions": (_with("compartments", [dict(c, concentrations={"K+": "0 mM"})
+                                       for c in tree()["compartments"]]),
+                "compartments: every concentration is 0: a run needs ions"),
+    "cutoff beyond half the box": (tree(electrostatics={"method": "ewald", "cutoff": "5 nm"}),
+                                   "electrostatics.cutoff: 5 nm exceeds half the smallest"),
+    "valence too large": (tree(species={"Z+": {"valence": 100, "diameter": "0.3 nm",
+                                               "diffusion": "1e-9 m^2/s"}}),
+                          "species.Z+.valence: must be a non-zero integer charge"),
+    "barrier beyond 100 kT": (_with("membranes", _membranes(barriers={"K+": "-1000 kT"})),
+                              "membranes[0].channels[0].barriers.K+: -1000 kT is beyond"),
+    "concentration beyond 100 M": (_with("compartments.0.concentrations",
+                                         {"K+": "1e300 M", "A-": "1e300 M"}),
+                                   "compartments[0].concentrations.A-: 1e300 M is more than "
+                                   "the 100 M accepted"),
+    "infinite length": (_with("compartments.0.depth", "1e999 nm"),
+                        "compartments[0].depth: '1e999 nm' is not a finite length"),
 }
 
 

@@ -9,7 +9,6 @@ with ``quick_ns`` (ns); ``--full`` keeps the scenario's own duration.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -136,9 +135,7 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reus
     run_dir = out_dir / "runs" / case.name
     reused = reuse and _finished_run(run_dir, sc.run.steps)
     if not reused:
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        run_scenario(sc, run_dir, quiet=True, log=lambda *a: None)
+        run_scenario(sc, run_dir, quiet=True, log=lambda *a: None, force=True)
     m = measure(RunData(run_dir))
     results = scenario_checks.CHECKS[case.name](m)
     for r in results:
