@@ -60,7 +60,7 @@ from analysis.runs import open_run, permeant_species
 from analysis.theory import nernst_mV
 
 __all__ = ["animate_run", "render_movie", "render_pngs", "RunAnimation", "select_frames",
-           "parse_window", "species_color", "register", "MEMBRANE_COLOR", "VIEWS"]
+           "parse_window", "species_color", "MEMBRANE_COLOR", "VIEWS"]
 
 VIEWS = ("side", "top", "both")
 
@@ -803,14 +803,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def register(subparsers) -> None:
-    """Add `ionsim animate` to the CLI (called by sim.cli)."""
-    p = subparsers.add_parser("animate", help="render a movie (MP4/GIF) or a still of a run",
-                              description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    p.set_defaults(handler=cmd_animate)
-
-
 def cmd_animate(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in FORMATS + (".png",):
@@ -832,17 +824,9 @@ def cmd_animate(args) -> int:
 
 
 def main(argv=None) -> int:
-    """``python -m analysis.animate RUN_DIR [options]``."""
-    from sim.errors import EXIT_USAGE
-    p = argparse.ArgumentParser(prog="python -m analysis.animate",
-                                description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return cmd_animate(args)
-    except UserError as err:
-        print(f"ionsim: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    """``python -m analysis.animate RUN_DIR [options]``: same as ``ionsim animate``."""
+    from analysis.commands import run_standalone
+    return run_standalone(__name__, argv)
 
 
 if __name__ == "__main__":

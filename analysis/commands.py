@@ -1,55 +1,38 @@
-"""``ionsim`` sub-commands that analyse finished runs: analyze, budget, report.
+"""Running an analysis sub-command on its own: ``python -m analysis.<module> ...``.
 
-``sim.cli`` imports this module and calls :func:`register` with its sub-parsers. Each command
-also runs on its own as ``python -m analysis.<module> RUN_DIR`` through :func:`run_standalone`,
-which gives the same one-line errors and exit code 2 for mistakes a user can make.
+The sub-commands are registered once, in ``sim.cli.COMMANDS``; each analysis module there
+keeps its ``add_arguments(parser)`` and its handler, and its ``main(argv)`` is one call of
+:func:`run_standalone`, which builds the same parser as ``ionsim <command>`` (under the
+program name ``python -m analysis.<module>``) and gives the same one-line errors with exit
+code 2 for mistakes a user can make.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+from pathlib import Path
 
-__all__ = ["register", "run_standalone", "describe"]
-
-
-def describe(doc: str) -> str:
-    """A module docstring's first line without its reST literals, for --help."""
-    return re.sub(r":? ``[^`]*``", "", doc.strip().splitlines()[0]).rstrip(".:") + "."
+__all__ = ["run_standalone"]
 
 
-#: (sub-command, module, help); each module has add_arguments(parser) and run_command(args).
-COMMANDS = (
-    ("analyze", "nernst", "compare a run's membrane potential with Nernst, GHK and the "
-                          "capacitor"),
-    ("budget", "ion_budget", "how many ions crossed, and the same for a real cell"),
-    ("report", "report", "write report.md and report.html with tables and plots into the "
-                         "run directory"),
-    ("validate", "validate", "run the scenario library and engine checks against theory"),
-)
+def run_standalone(module_name: str, argv=None) -> int:
+    """Parse argv for the command that module `module_name` implements and run it.
 
-
-def register(subparsers) -> None:
-    """Add the analysis sub-commands (COMMANDS) to the ``ionsim`` command line."""
-    import importlib
-    for name, module_name, help_text in COMMANDS:
-        module = importlib.import_module(f"analysis.{module_name}")
-        p = subparsers.add_parser(name, help=f"{help_text} (also: python -m "
-                                             f"analysis.{module_name})",
-                                  description=describe(module.__doc__))
-        module.add_arguments(p)
-        p.set_defaults(handler=module.run_command)
-
-
-def run_standalone(prog: str, description: str, add_arguments, handler, argv=None) -> int:
-    """Parse argv for one command and run it; a UserError prints one line, exit code 2."""
+    Pass the calling module's ``__name__``: under ``python -m`` that is ``"__main__"``, and
+    the module is then used as it runs rather than imported a second time.
+    """
+    from sim.cli import add_command, command_for, describe
     from sim.errors import EXIT_USAGE, UserError
-    parser = argparse.ArgumentParser(prog=prog, description=describe(description))
-    add_arguments(parser)
+    module = sys.modules[module_name]
+    # Run as a file (python analysis/nernst.py) the module has no spec; its file names it.
+    name = getattr(module.__spec__, "name", None) or f"analysis.{Path(module.__file__).stem}"
+    prog = f"python -m {name}"
+    parser = argparse.ArgumentParser(prog=prog, description=describe(module.__doc__))
+    add_command(parser, command_for(name), module)
     args = parser.parse_args(argv)
     try:
-        return handler(args)
+        return args.handler(args)
     except UserError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -407,8 +407,7 @@ def run_command(args) -> int:
 def main(argv=None) -> int:
     """``python -m analysis.nernst RUN_DIR``: same as ``ionsim analyze RUN_DIR``."""
     from analysis.commands import run_standalone
-    return run_standalone("python -m analysis.nernst", __doc__.splitlines()[0],
-                          add_arguments, run_command, argv)
+    return run_standalone(__name__, argv)
 
 
 if __name__ == "__main__":

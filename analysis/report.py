@@ -196,8 +196,7 @@ def run_command(args) -> int:
 def main(argv=None) -> int:
     """``python -m analysis.report RUN_DIR``: same as ``ionsim report RUN_DIR``."""
     from analysis.commands import run_standalone
-    return run_standalone("python -m analysis.report", __doc__.splitlines()[0],
-                          add_arguments, run_command, argv)
+    return run_standalone(__name__, argv)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Mapping
 
 from scipy.optimize import brentq
 
+from sim.observe import debye_length_of_density
 from sim.units import (
     BOLTZMANN,
     COULOMB_CONSTANT,
@@ -405,7 +406,7 @@ def debye_length_nm(ionic_strength_mM: float, temperature_K: float, eps_r: float
         raise ValueError(f"eps_r must be > 0, got {eps_r}")
     # sum_i n_i z_i^2 = 2 I, converted from mM to number per nm^3; internal units throughout.
     sum_n_z2 = 2.0 * ionic_strength_mM * 1e-3 * MOLAR_TO_PER_NM3
-    return math.sqrt(EPS0 * eps_r * BOLTZMANN * temperature_K / sum_n_z2)
+    return debye_length_of_density(sum_n_z2, BOLTZMANN * temperature_K, eps_r)
 
 
 # --- Gouy-Chapman --------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def run_command(args) -> int:
                if c.scenario and not (case_module.SCENARIO_DIR / c.scenario).exists()]
     if missing:
         raise UserError(f"scenario files not found in {case_module.SCENARIO_DIR}: "
-                        f"{', '.join(missing)} (run from the repository root)")
+                        f"{', '.join(missing)} (an incomplete install: reinstall ionsim)")
     out = Path(args.out)
     _check_out(out)
     try:
@@ -145,9 +145,9 @@ def run_command(args) -> int:
 
 
 def main(argv=None) -> int:
+    """``python -m analysis.validate [options]``: same as ``ionsim validate``."""
     from analysis.commands import run_standalone
-    return run_standalone("python -m analysis.validate", __doc__, add_arguments, run_command,
-                          argv)
+    return run_standalone(__name__, argv)
 
 
 if __name__ == "__main__":

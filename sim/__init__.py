@@ -1,8 +1,10 @@
 """ionsim: Brownian dynamics of discrete ions and the membrane potential they make.
 
 The engine: scenario files (`sim.scenario`), geometry and walls (`sim.geometry`), forces
-(`sim.forces`), the Brownian step (`sim.integrate`), the loop and its reporters (`sim.run`),
-and run directories in H5MD (`sim.io`). Analysis of finished runs lives in `analysis`.
+(`sim.forces`), the Brownian step (`sim.integrate`), the simulation (`sim.simulation`), the
+step loop and its operations (`sim.loop`, `sim.writers`), running a scenario into a run
+directory (`sim.run`, `sim.rundir`) and reading it back in H5MD (`sim.io`). Analysis of
+finished runs lives in `analysis`.
 """
 
 import os

@@ -5,15 +5,22 @@ that a run must not overwrite) print one line naming the file, the key and what 
 and exit with code 2, without a traceback. A run that becomes unphysical (NaN, blown-up
 force) or cannot write (a full disk) exits with code 3 and keeps what it wrote, its last
 checkpoint resumable. Errors in ionsim itself keep their traceback.
+
+The sub-commands are one table, :data:`COMMANDS`: the parser is built from it, and
+``python -m analysis.<module>`` finds its own command in it. A scenario argument is a file or
+the name of a shipped scenario (:func:`sim.library.resolve`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, rundir
+from . import __version__, library, rundir
 from .errors import (EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_UNPHYSICAL, EXIT_USAGE,  # noqa: F401
                      RunStopped, UserError)
 from .io import SUMMARY, TRAJECTORY, read_scenario, summary_readable
@@ -21,15 +28,90 @@ from .limits import check_work
 from .scenario import load_scenario
 from .units import UnitError, display_quantity, parse_quantity
 
+
+# -- the sub-commands: one table ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Command:
+    """One ``ionsim`` sub-command: ``module`` holds the function ``arguments(parser)`` that
+    adds its arguments and the ``handler(args) -> exit code`` that runs it. A standalone
+    command also runs as ``python -m <module>`` (analysis.commands.run_standalone); its
+    --help description there and under ionsim is the module docstring's first line."""
+
+    name: str
+    module: str
+    help: str
+    arguments: str = "add_arguments"
+    handler: str = "run_command"
+    standalone: bool = True
+
+
+#: Every ``ionsim`` sub-command, in --help order. The commands that work on finished runs
+#: live in the analysis package; their modules are imported when the parser is built.
+COMMANDS = (
+    Command("run", __name__, "simulate a scenario and write a run directory",
+            arguments="_run_arguments", handler="cmd_run", standalone=False),
+    Command("check", __name__, "validate a scenario and show what would run",
+            arguments="_check_arguments", handler="cmd_check", standalone=False),
+    Command("resume", __name__, "continue an interrupted run from its checkpoint",
+            arguments="_resume_arguments", handler="cmd_resume", standalone=False),
+    Command("analyze", "analysis.nernst", "compare a run's membrane potential with Nernst, "
+                                          "GHK and the capacitor (also: python -m "
+                                          "analysis.nernst)"),
+    Command("budget", "analysis.ion_budget", "how many ions crossed, and the same for a real "
+                                             "cell (also: python -m analysis.ion_budget)"),
+    Command("report", "analysis.report", "write report.md and report.html with tables and "
+                                         "plots into the run directory (also: python -m "
+                                         "analysis.report)"),
+    Command("validate", "analysis.validate", "run the scenario library and engine checks "
+                                             "against theory (also: python -m "
+                                             "analysis.validate)"),
+    Command("animate", "analysis.animate", "render a movie (MP4/GIF) or a still of a run",
+            handler="cmd_animate"),
+)
+
+
+def command_for(module_name: str) -> Command:
+    """The table's entry for the command that module implements."""
+    return next(c for c in COMMANDS if c.module == module_name)
+
+
+def describe(doc: str) -> str:
+    """A module docstring's first line without its reST literals, for --help."""
+    return re.sub(r":? ``[^`]*``", "", doc.strip().splitlines()[0]).rstrip(".:") + "."
+
+
+def add_command(parser: argparse.ArgumentParser, command: Command, module) -> None:
+    """Give a parser the command's arguments and handler (as ``args.handler``)."""
+    getattr(module, command.arguments)(parser)
+    parser.set_defaults(handler=getattr(module, command.handler))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ionsim", description=(
         "Brownian dynamics of discrete ions crossing a membrane through selective channels; "
         "the membrane potential emerges."))
     p.add_argument("--version", action="version", version=f"ionsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        try:
+            module = importlib.import_module(command.module)
+        except ModuleNotFoundError as err:
+            # An install without the analysis package still runs, checks and resumes.
+            if err.name not in (command.module, command.module.partition(".")[0]):
+                raise
+            continue
+        description = describe(module.__doc__) if command.standalone else None
+        add_command(sub.add_parser(command.name, help=command.help, description=description),
+                    command, module)
+    return p
 
-    run = sub.add_parser("run", help="simulate a scenario and write a run directory")
-    run.add_argument("scenario", help="scenario YAML file")
+
+SCENARIO_HELP = "scenario YAML file, or the name of a shipped one (e.g. potassium)"
+
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("scenario", help=SCENARIO_HELP)
     run.add_argument("--out", help="run directory (default: runs/<scenario name>)")
     length = run.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="override run.steps")
@@ -44,34 +126,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
     run.add_argument("--animate", action="store_true",
                      help="render the run's animation (animation.mp4) when it finishes")
-    run.set_defaults(handler=cmd_run)
 
-    check = sub.add_parser("check", help="validate a scenario and show what would run")
-    check.add_argument("scenario", help="scenario YAML file")
+
+def _check_arguments(check: argparse.ArgumentParser) -> None:
+    check.add_argument("scenario", help=SCENARIO_HELP)
     check.add_argument("--yes", action="store_true",
                        help="accept a scenario larger than the stated limits")
-    check.set_defaults(handler=cmd_check)
 
-    resume = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+
+def _resume_arguments(resume: argparse.ArgumentParser) -> None:
     resume.add_argument("run_dir", help="run directory with checkpoint.npz")
     resume.add_argument("--quiet", action="store_true")
     resume.add_argument("--new-trajectory", action="store_true",
                         help="save a run whose trajectory.h5 is damaged: keep it as "
                              "trajectory.damaged.h5 and continue into a new one from the "
                              "checkpoint")
-    resume.set_defaults(handler=cmd_resume)
-    # Commands that work on finished runs live in the analysis package; each module's
-    # register(subparsers) adds its sub-commands with a handler.
-    import importlib
-    for name in PLUGIN_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.register(sub)
-    return p
 
 
 def main(argv=None) -> int:
@@ -88,13 +157,17 @@ def main(argv=None) -> int:
         print("ionsim: interrupted; the run directory holds everything up to the last "
               "checkpoint (continue with `ionsim resume RUN_DIR`)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`ionsim check S | head`): nothing is lost, say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 SEED_LIMIT = 2**63  # seeds are int64 in the checkpoint and the random streams' keys
 
 
 def _load(path, steps=None, seed=None, duration=None, yes=False):
-    scenario = load_scenario(path)
+    scenario = load_scenario(library.resolve(path))
     changes = {}
     if duration is not None:
         try:
@@ -210,10 +283,7 @@ def _already_finished(run_dir, scenario, say) -> int:
 
 def cmd_check(args) -> int:
     from .report import describe_scenario
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(library.resolve(args.scenario))
     check_work(scenario, allow_large=args.yes)
     print(describe_scenario(scenario))
     return 0
-
-
-PLUGIN_MODULES = ("analysis.commands", "analysis.animate")

@@ -26,7 +26,8 @@ from .forces.short_range import ShortRangeForces
 from .scenario import Scenario
 
 
-class _PairTerm:
+class PairTerm:
+    """WCA and real-space Coulomb over the Verlet list (sim.forces.short_range)."""
     name = "short_range"
 
     def __init__(self, impl: ShortRangeForces):
@@ -95,7 +96,7 @@ def build_electrostatic_terms(scenario: Scenario, species, charges, diameters,
                             coulomb_prefactor=prefactor, alpha=params.alpha,
                             coulomb_cutoff=params.cutoff)
     spme = SPME(box, params.alpha, params.mesh, params.order, prefactor)
-    terms = [_PairTerm(pair),
+    terms = [PairTerm(pair),
              _ReciprocalTerm(spme, charges, self_energy(charges, params.alpha, prefactor))]
     if scenario.membranes:
         correction = MembraneFieldCorrection(box, membrane_slabs(scenario),

@@ -6,20 +6,31 @@ the slab |z - z_m| < h + a, except inside a pore that admits the species: the cy
 radius r - a around the pore axis. So a centre stays at least one radius from a membrane
 face and from a pore wall, and a pore narrower than the ion excludes it by size alone.
 
-Everything the kernels need is flattened into arrays by :class:`Geometry`; the helpers below
-are Numba functions inlined into the integrator, which therefore never needs to know what a
-channel is beyond "which pore, if any, contains this centre".
+Everything the kernels need is flattened into arrays by :class:`Geometry` and handed to them
+as one record, :class:`GeometryArrays` (walls, pores and the pores' energies). The helpers
+below answer the only questions the integrator asks of it: which membrane slab, which pore
+(if any) and which compartment contains a centre.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
+from .periodic import minimum_image, wrap
 from .scenario import Scenario
+
+#: The record the kernels receive (a namedtuple, so Numba types it once and caches it):
+#: box (3,) nm; mem_center, mem_half (M,) nm; comp_lo, comp_hi (K,) nm; ch_x, ch_y,
+#: ch_radius (C,) nm; ch_membrane (C,); ch_admit (C, S) uint8; ch_boltzmann (C, S)
+#: exp(-E/kT) of a species' energy E in a pore; species_radius (S,) nm.
+GeometryArrays = namedtuple("GeometryArrays", [
+    "box", "mem_center", "mem_half", "comp_lo", "comp_hi", "ch_x", "ch_y", "ch_radius",
+    "ch_membrane", "ch_admit", "ch_boltzmann", "species_radius"])
 
 
 @dataclass(frozen=True)
@@ -75,88 +86,77 @@ class Geometry:
             depth -= 2 * radius
         return max(depth, 0.0) * self.box[0] * self.box[1]
 
-    def kernel_args(self):
-        """The arrays, in the order the Numba helpers take them."""
-        return (self.box, self.mem_center, self.mem_half, self.comp_lo, self.comp_hi,
-                self.ch_x, self.ch_y, self.ch_radius, self.ch_membrane, self.ch_admit)
+    @property
+    def arrays(self) -> GeometryArrays:
+        """The record the kernels take."""
+        return GeometryArrays(self.box, self.mem_center, self.mem_half, self.comp_lo,
+                              self.comp_hi, self.ch_x, self.ch_y, self.ch_radius,
+                              self.ch_membrane, self.ch_admit, self.ch_boltzmann,
+                              self.species_radius)
 
     def allowed(self, pos: np.ndarray, species: np.ndarray) -> np.ndarray:
         """Boolean (N,): True where each ion's centre is in an allowed place."""
         out = np.empty(len(pos), dtype=np.bool_)
-        _allowed_all(pos, species, self.species_radius, *self.kernel_args(), out)
+        _allowed_all(pos, species, self.arrays, out)
         return out
 
     def compartments_of(self, pos: np.ndarray) -> np.ndarray:
         """Compartment index per ion from z (-1 inside a membrane slab or pore)."""
         out = np.empty(len(pos), dtype=np.int64)
-        _compartments_all(pos, self.box, self.comp_lo, self.comp_hi, out)
+        _compartments_all(pos, self.arrays, out)
         return out
 
 
-# --- Numba helpers -----------------------------------------------------------------------
+# --- Numba helpers (g: a GeometryArrays) -----------------------------------------------------
 
-@njit(cache=True)
-def min_image(d, length):
-    """Minimum-image displacement along one periodic axis."""
-    return d - length * math.floor(d / length + 0.5)
+min_image = minimum_image  # the name the placement kernel uses
 
 
 @njit(cache=True)
-def wrap(x, length):
-    """Fold a coordinate into [0, length)."""
-    x = x - length * math.floor(x / length)
-    if x >= length:  # floating point: -1e-17 wraps to exactly length
-        x -= length
-    return x
-
-
-@njit(cache=True)
-def membrane_at(z, a, box, mem_center, mem_half):
+def membrane_at(z, a, g):
     """Index of the membrane whose widened slab (half thickness + a) contains z, else -1."""
-    for m in range(mem_center.shape[0]):
-        if abs(min_image(z - mem_center[m], box[2])) < mem_half[m] + a:
+    for m in range(g.mem_center.shape[0]):
+        if abs(minimum_image(z - g.mem_center[m], g.box[2])) < g.mem_half[m] + a:
             return m
     return -1
 
 
 @njit(cache=True)
-def pore_at(x, y, m, s, a, box, ch_x, ch_y, ch_radius, ch_membrane, ch_admit):
+def pore_at(x, y, m, s, a, g):
     """Index of a channel of membrane m admitting species s whose open cylinder (radius
     r - a) contains (x, y), else -1."""
-    for c in range(ch_x.shape[0]):
-        if ch_membrane[c] != m or ch_admit[c, s] == 0:
+    for c in range(g.ch_x.shape[0]):
+        if g.ch_membrane[c] != m or g.ch_admit[c, s] == 0:
             continue
-        reach = ch_radius[c] - a
+        reach = g.ch_radius[c] - a
         if reach <= 0.0:
             continue
-        dx = min_image(x - ch_x[c], box[0])
-        dy = min_image(y - ch_y[c], box[1])
+        dx = minimum_image(x - g.ch_x[c], g.box[0])
+        dy = minimum_image(y - g.ch_y[c], g.box[1])
         if dx * dx + dy * dy < reach * reach:
             return c
     return -1
 
 
 @njit(cache=True)
-def compartment_at(z, comp_lo, comp_hi):
+def compartment_at(z, g):
     """Compartment whose water contains z (z in [0, Lz)), else -1 (inside a membrane)."""
-    for k in range(comp_lo.shape[0]):
-        if comp_lo[k] <= z < comp_hi[k]:
+    for k in range(g.comp_lo.shape[0]):
+        if g.comp_lo[k] <= z < g.comp_hi[k]:
             return k
     return -1
 
 
 @njit(cache=True)
-def _allowed_all(pos, species, species_radius, box, mem_center, mem_half, comp_lo, comp_hi,
-                 ch_x, ch_y, ch_radius, ch_membrane, ch_admit, out):
+def _allowed_all(pos, species, g, out):
     for i in range(pos.shape[0]):
         s = species[i]
-        a = species_radius[s]
-        m = membrane_at(pos[i, 2], a, box, mem_center, mem_half)
-        out[i] = m < 0 or pore_at(pos[i, 0], pos[i, 1], m, s, a, box, ch_x, ch_y, ch_radius,
-                                  ch_membrane, ch_admit) >= 0
+        a = g.species_radius[s]
+        m = membrane_at(pos[i, 2], a, g)
+        out[i] = m < 0 or pore_at(pos[i, 0], pos[i, 1], m, s, a, g) >= 0
 
 
 @njit(cache=True)
-def _compartments_all(pos, box, comp_lo, comp_hi, out):
+def _compartments_all(pos, g, out):
     for i in range(pos.shape[0]):
-        out[i] = compartment_at(wrap(pos[i, 2], box[2]), comp_lo, comp_hi)
+        out[i] = compartment_at(wrap(pos[i, 2], g.box[2]), g)

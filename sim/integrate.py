@@ -23,15 +23,23 @@ Boltzmann one, c exp(-E/kT), and the flux through the pore scales with it.
 
 Crossings: each ion carries the compartment it was last in and the last pore it was in; when
 it reaches water of another compartment, that is a crossing of that pore.
+
+The kernel sees the geometry through one record (sim.geometry.GeometryArrays) and the noise
+through another (:data:`Noise`); the step of one ion is its proposal (:func:`propose`),
+confinement to the water and the pores (:func:`confine`: reflection off a face or a pore
+wall, the Metropolis test at a pore mouth) and the bookkeeping of where it went
+(:func:`detect_crossing`).
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 from numba import njit, prange
 
-from .geometry import compartment_at, membrane_at, min_image, pore_at, wrap
+from .geometry import compartment_at, membrane_at, pore_at
+from .periodic import minimum_image, wrap
 from .rng import gaussian3, uniform1
 
 # Per-particle status bits (raised as SimulationError on the host).
@@ -39,141 +47,197 @@ STATUS_NAN = 1
 STATUS_BLOWUP = 2
 STATUS_TELEPORT = 4
 
+#: The noise of a run: prev (N, 3) holds R_step on entry of a step and R_{step+1} on return;
+#: key0, key1 the Philox key of the run's noise stream (uint64); leimkuhler_matthews (bool).
+Noise = namedtuple("Noise", ["prev", "key0", "key1", "leimkuhler_matthews"])
+#: Per-ion mobility: drift (N,) = D dt / kT in nm^2/(kJ/mol), amplitude (N,) = sqrt(2 D dt) nm.
+Mobility = namedtuple("Mobility", ["drift", "amplitude"])
+#: The ions' arrays a step changes: pos (N, 3) nm; species (N,); comp (N,) compartment each
+#: ion was last in; last_channel (N,) the last pore it was in (-1: none yet).
+IonArrays = namedtuple("IonArrays", ["pos", "species", "comp", "last_channel"])
+
 
 @njit(cache=True)
-def _reflect_radially(x, y, c, a, box, ch_x, ch_y, ch_radius):
+def reflect_off_pore_wall(x, y, c, a, g):
     """Mirror (x, y) in the wall of pore c (open radius r - a). Returns (x, y, ok)."""
-    reach = ch_radius[c] - a
-    dx = min_image(x - ch_x[c], box[0])
-    dy = min_image(y - ch_y[c], box[1])
+    reach = g.ch_radius[c] - a
+    dx = minimum_image(x - g.ch_x[c], g.box[0])
+    dy = minimum_image(y - g.ch_y[c], g.box[1])
     rho = math.sqrt(dx * dx + dy * dy)
     new_rho = 2.0 * reach - rho
     if rho == 0.0 or new_rho < 0.0:
         return x, y, False
     scale = new_rho / rho
-    return ch_x[c] + dx * scale, ch_y[c] + dy * scale, True
+    return g.ch_x[c] + dx * scale, g.ch_y[c] + dy * scale, True
+
+
+@njit(cache=True)
+def refuses_entry(boltzmann, key0, key1, step, i):
+    """Metropolis at a pore mouth, going up an energy step: refuse with 1 - exp(-dE/kT)."""
+    return uniform1(key0, key1, step + 1, i) > boltzmann
+
+
+@njit(cache=True)
+def refuses_exit(boltzmann, key0, key1, step, i):
+    """Leaving a binding well (exp(-E/kT) > 1) for water: refuse with 1 - exp(E/kT)."""
+    return uniform1(key0, key1, step + 1, i) * boltzmann > 1.0
+
+
+@njit(cache=True)
+def propose(i, pos, force, mob, noise, step, max_drift):
+    """The free step of ion i: (x, y, z) proposed in nm, and 0 or a status bit (a NaN or
+    a deterministic displacement above max_drift nm). Stores R_{step+1} in noise.prev."""
+    r0, r1, r2 = gaussian3(noise.key0, noise.key1, step + 1, i)
+    prev = noise.prev
+    if noise.leimkuhler_matthews:
+        e0 = 0.5 * (prev[i, 0] + r0)
+        e1 = 0.5 * (prev[i, 1] + r1)
+        e2 = 0.5 * (prev[i, 2] + r2)
+    else:
+        e0, e1, e2 = r0, r1, r2
+    prev[i, 0] = r0
+    prev[i, 1] = r1
+    prev[i, 2] = r2
+    dx = mob.drift[i] * force[i, 0]
+    dy = mob.drift[i] * force[i, 1]
+    dz = mob.drift[i] * force[i, 2]
+    drift2 = dx * dx + dy * dy + dz * dz
+    if not drift2 < max_drift * max_drift:  # also catches NaN
+        return 0.0, 0.0, 0.0, (STATUS_NAN if drift2 != drift2 else STATUS_BLOWUP)
+    amp = mob.amplitude[i]
+    return (pos[i, 0] + dx + amp * e0, pos[i, 1] + dy + amp * e1, pos[i, 2] + dz + amp * e2,
+            0)
+
+
+@njit(cache=True)
+def _into_membrane(xo, yo, zo, xn, yn, zn, m, m_old, s, a, i, last_channel, g, noise, step):
+    """A proposed centre inside membrane m's widened slab: keep it if it is in a pore the
+    ion may be in (entering up an energy step only by the Metropolis test), else reflect it
+    off the face it came through or off the pore wall it hit. Returns (x, y, z, ok); not ok
+    means no reflection lands in an allowed place (the move is then refused)."""
+    c = pore_at(xn, yn, m, s, a, g)
+    if c >= 0 and m_old < 0 and g.ch_boltzmann[c, s] < 1.0:
+        if refuses_entry(g.ch_boltzmann[c, s], noise.key0, noise.key1, step, i):
+            c = -1
+    if c >= 0:
+        return xn, yn, zn, True
+    ok = True
+    if m_old < 0:
+        # came from water: find where the path met the widened face
+        dzo = minimum_image(zo - g.mem_center[m], g.box[2])
+        dzn = dzo + (zn - zo)
+        face = g.mem_half[m] + a if dzo > 0.0 else -(g.mem_half[m] + a)
+        t = (face - dzo) / (dzn - dzo)
+        cross = pore_at(xo + t * (xn - xo), yo + t * (yn - yo), m, s, a, g)
+        if cross >= 0 and g.ch_boltzmann[cross, s] >= 1.0:
+            xn, yn, ok = reflect_off_pore_wall(xn, yn, cross, a, g)
+        else:
+            zn = zn + 2.0 * (face - dzn)
+    else:
+        c_old = pore_at(xo, yo, m_old, s, a, g)
+        if c_old < 0:
+            c_old = last_channel[i]
+        if c_old >= 0:
+            xn, yn, ok = reflect_off_pore_wall(xn, yn, c_old, a, g)
+        else:
+            ok = False
+    if ok:
+        m2 = membrane_at(zn, a, g)
+        if m2 >= 0:
+            c2 = pore_at(xn, yn, m2, s, a, g)
+            ok = c2 >= 0 and (m_old >= 0 or g.ch_boltzmann[c2, s] >= 1.0)
+    return xn, yn, zn, ok
+
+
+@njit(cache=True)
+def _out_of_pore(xn, yn, zn, m_old, s, a, i, last_channel, g, noise, step):
+    """A proposed centre in water that left a pore of membrane m_old: down from a barrier
+    always, up out of a well with probability exp(E/kT); a refused exit is reflected back
+    off the mouth's plane. Returns (x, y, z, ok)."""
+    c_old = last_channel[i]
+    if c_old >= 0 and g.ch_boltzmann[c_old, s] > 1.0:
+        if refuses_exit(g.ch_boltzmann[c_old, s], noise.key0, noise.key1, step, i):
+            dzn = minimum_image(zn - g.mem_center[m_old], g.box[2])
+            face = g.mem_half[m_old] + a if dzn > 0.0 else -(g.mem_half[m_old] + a)
+            zn = zn + 2.0 * (face - dzn)
+            if pore_at(xn, yn, m_old, s, a, g) != c_old:
+                return xn, yn, zn, False
+    return xn, yn, zn, True
+
+
+@njit(cache=True)
+def confine(xo, yo, zo, xn, yn, zn, s, a, i, last_channel, g, noise, step):
+    """Where a proposed move from (xo, yo, zo) to (xn, yn, zn) ends, walls and pore
+    energies applied: (x, y, z, rejected); a rejected move stays at the old place."""
+    m = membrane_at(zn, a, g)
+    m_old = membrane_at(zo, a, g)
+    ok = True
+    if m >= 0:
+        xn, yn, zn, ok = _into_membrane(xo, yo, zo, xn, yn, zn, m, m_old, s, a, i,
+                                        last_channel, g, noise, step)
+    elif m_old >= 0:
+        xn, yn, zn, ok = _out_of_pore(xn, yn, zn, m_old, s, a, i, last_channel, g, noise,
+                                      step)
+    if not ok:
+        return xo, yo, zo, True
+    return xn, yn, zn, False
+
+
+@njit(cache=True)
+def detect_crossing(i, x, y, z, s, a, ions, g, event_from):
+    """Record where ion i at (x, y, z) now is: the pore it is in, or the compartment of
+    its water. Returns 1 for a crossing (a new compartment; event_from[i] is set to the
+    old one), 0 otherwise, and a status bit when it got there without passing a pore."""
+    m = membrane_at(z, a, g)
+    if m >= 0:
+        c = pore_at(x, y, m, s, a, g)
+        if c >= 0:
+            ions.last_channel[i] = c
+        return 0, 0
+    k = compartment_at(z, g)
+    if k == ions.comp[i]:
+        return 0, 0
+    event_from[i] = ions.comp[i]
+    ions.comp[i] = k
+    return 1, (STATUS_TELEPORT if ions.last_channel[i] < 0 else 0)
 
 
 @njit(cache=True, parallel=True)
-def bd_step(pos, force, species, drift_coef, noise_amp, noise_prev, leimkuhler_matthews,
-            key0, key1, step, max_drift,
-            species_radius, box, mem_center, mem_half, comp_lo, comp_hi,
-            ch_x, ch_y, ch_radius, ch_membrane, ch_admit, ch_boltzmann,
-            comp, last_channel, event_from, status):
+def bd_step(ions, force, mob, noise, g, step, max_drift, event_from, status):
     """Advance every ion from step `step` to `step + 1` in place.
 
-    pos (N,3) nm, wrapped into the box; force (N,3) kJ/(mol nm); drift_coef (N,) = D dt/kT
-    in nm^2/(kJ/mol); noise_amp (N,) = sqrt(2 D dt) nm; noise_prev (N,3) holds R_step on
-    entry and R_{step+1} on return. comp (N,) compartment labels, last_channel (N,) last pore
-    visited, event_from (N,) set to the previous compartment when an ion crossed this step
-    (else -1), status (N,) error bits. max_drift nm: a deterministic displacement larger than
-    this flags a blown-up force. Returns (crossings, errors, rejected moves).
+    ions: IonArrays (pos (N,3) nm, wrapped into the box; comp and last_channel updated);
+    force (N,3) kJ/(mol nm); mob: Mobility; noise: Noise; g: GeometryArrays; max_drift nm:
+    a deterministic displacement larger than this flags a blown-up force; event_from (N,)
+    set to the previous compartment of an ion that crossed this step (else -1); status (N,)
+    error bits. Returns (crossings, errors, rejected moves).
     """
     n_events = 0
     n_errors = 0
     n_rejected = 0
+    pos = ions.pos
     for i in prange(pos.shape[0]):
-        s = species[i]
-        a = species_radius[s]
-        r0, r1, r2 = gaussian3(key0, key1, step + 1, i)
-        if leimkuhler_matthews:
-            e0 = 0.5 * (noise_prev[i, 0] + r0)
-            e1 = 0.5 * (noise_prev[i, 1] + r1)
-            e2 = 0.5 * (noise_prev[i, 2] + r2)
-        else:
-            e0, e1, e2 = r0, r1, r2
-        noise_prev[i, 0] = r0
-        noise_prev[i, 1] = r1
-        noise_prev[i, 2] = r2
-        dx = drift_coef[i] * force[i, 0]
-        dy = drift_coef[i] * force[i, 1]
-        dz = drift_coef[i] * force[i, 2]
+        s = ions.species[i]
+        a = g.species_radius[s]
         event_from[i] = -1
-        drift2 = dx * dx + dy * dy + dz * dz
-        if not drift2 < max_drift * max_drift:  # also catches NaN
-            status[i] |= STATUS_NAN if drift2 != drift2 else STATUS_BLOWUP
+        xn, yn, zn, bad = propose(i, pos, force, mob, noise, step, max_drift)
+        if bad:
+            status[i] |= bad
             n_errors += 1
             continue
-        xo, yo, zo = pos[i, 0], pos[i, 1], pos[i, 2]
-        xn = xo + dx + noise_amp[i] * e0
-        yn = yo + dy + noise_amp[i] * e1
-        zn = zo + dz + noise_amp[i] * e2
-
-        m = membrane_at(zn, a, box, mem_center, mem_half)
-        m_old = membrane_at(zo, a, box, mem_center, mem_half)
-        if m >= 0:
-            c = pore_at(xn, yn, m, s, a, box, ch_x, ch_y, ch_radius, ch_membrane, ch_admit)
-            if c >= 0 and m_old < 0 and ch_boltzmann[c, s] < 1.0:
-                # entering a pore up an energy step: Metropolis acceptance
-                if uniform1(key0, key1, step + 1, i) > ch_boltzmann[c, s]:
-                    c = -1
-            if c < 0:
-                ok = True
-                if m_old < 0:
-                    # came from water: find where the path met the widened face
-                    dzo = min_image(zo - mem_center[m], box[2])
-                    dzn = dzo + (zn - zo)
-                    face = mem_half[m] + a if dzo > 0.0 else -(mem_half[m] + a)
-                    t = (face - dzo) / (dzn - dzo)
-                    cross = pore_at(xo + t * (xn - xo), yo + t * (yn - yo), m, s, a, box,
-                                    ch_x, ch_y, ch_radius, ch_membrane, ch_admit)
-                    if cross >= 0 and ch_boltzmann[cross, s] >= 1.0:
-                        xn, yn, ok = _reflect_radially(xn, yn, cross, a, box, ch_x, ch_y,
-                                                       ch_radius)
-                    else:
-                        zn = zn + 2.0 * (face - dzn)
-                else:
-                    c_old = pore_at(xo, yo, m_old, s, a, box, ch_x, ch_y, ch_radius,
-                                    ch_membrane, ch_admit)
-                    if c_old < 0:
-                        c_old = last_channel[i]
-                    if c_old >= 0:
-                        xn, yn, ok = _reflect_radially(xn, yn, c_old, a, box, ch_x, ch_y,
-                                                       ch_radius)
-                    else:
-                        ok = False
-                if ok:
-                    m2 = membrane_at(zn, a, box, mem_center, mem_half)
-                    if m2 >= 0:
-                        c2 = pore_at(xn, yn, m2, s, a, box, ch_x, ch_y, ch_radius,
-                                     ch_membrane, ch_admit)
-                        ok = c2 >= 0 and (m_old >= 0 or ch_boltzmann[c2, s] >= 1.0)
-                if not ok:
-                    xn, yn, zn = xo, yo, zo
-                    n_rejected += 1
-        elif m_old >= 0:
-            # leaving a pore for water: down from a barrier always, up out of a well with
-            # probability exp(E/kT); a refused exit is reflected back off the mouth's plane
-            c_old = last_channel[i]
-            if c_old >= 0 and ch_boltzmann[c_old, s] > 1.0:
-                if uniform1(key0, key1, step + 1, i) * ch_boltzmann[c_old, s] > 1.0:
-                    dzn = min_image(zn - mem_center[m_old], box[2])
-                    face = mem_half[m_old] + a if dzn > 0.0 else -(mem_half[m_old] + a)
-                    zn = zn + 2.0 * (face - dzn)
-                    if pore_at(xn, yn, m_old, s, a, box, ch_x, ch_y, ch_radius, ch_membrane,
-                               ch_admit) != c_old:
-                        xn, yn, zn = xo, yo, zo
-                        n_rejected += 1
-
-        xn = wrap(xn, box[0])
-        yn = wrap(yn, box[1])
-        zn = wrap(zn, box[2])
+        xn, yn, zn, rejected = confine(pos[i, 0], pos[i, 1], pos[i, 2], xn, yn, zn, s, a, i,
+                                       ions.last_channel, g, noise, step)
+        if rejected:
+            n_rejected += 1
+        xn = wrap(xn, g.box[0])
+        yn = wrap(yn, g.box[1])
+        zn = wrap(zn, g.box[2])
         pos[i, 0] = xn
         pos[i, 1] = yn
         pos[i, 2] = zn
-
-        m = membrane_at(zn, a, box, mem_center, mem_half)
-        if m >= 0:
-            c = pore_at(xn, yn, m, s, a, box, ch_x, ch_y, ch_radius, ch_membrane, ch_admit)
-            if c >= 0:
-                last_channel[i] = c
-        else:
-            k = compartment_at(zn, comp_lo, comp_hi)
-            if k != comp[i]:
-                event_from[i] = comp[i]
-                comp[i] = k
-                n_events += 1
-                if last_channel[i] < 0:
-                    status[i] |= STATUS_TELEPORT
-                    n_errors += 1
+        crossed, flag = detect_crossing(i, xn, yn, zn, s, a, ions, g, event_from)
+        n_events += crossed
+        if flag:
+            status[i] |= flag
+            n_errors += 1
     return n_events, n_errors, n_rejected

@@ -122,7 +122,7 @@ class H5MDWriter:
 
     def __init__(self, path: Path, scenario: Scenario, species: np.ndarray,
                  charges: np.ndarray, resume_step: int | None = None,
-                 run_id: str | None = None):
+                 run_id: str | None = None, keep_step: bool = True):
         self.path = Path(path)
         self._pending: dict[str, list] = {}
         # Datasets stay open for the writer's life: HDF5 writes a dataset's cached chunks
@@ -144,7 +144,7 @@ class H5MDWriter:
                 raise UserError(f"{self.path}: cannot be opened to continue the run "
                                 f"({_errno_text(err)}); {salvage_hint(self.path.parent)}") \
                     from None
-            self._truncate_after(resume_step)
+            self._truncate_after(resume_step, keep_step)
 
     # -- layout ---------------------------------------------------------------------------
     def _create(self, scenario, species, charges):
@@ -292,15 +292,17 @@ class H5MDWriter:
         except (OSError, RuntimeError):
             pass  # HDF5 retries its failed flush on close; the file is given up either way
 
-    def _truncate_after(self, step):
-        """On resume, drop whatever was written after the checkpoint's step."""
+    def _truncate_after(self, step, keep_step=True):
+        """On resume, drop whatever was written after the checkpoint's step (the samples
+        of that step too, for a checkpoint taken before its step was observed)."""
+        last = step if keep_step else step - 1
         def trim(group, keep_step_le):
             steps = group["step"][:]
             n = int(np.searchsorted(steps, keep_step_le, side="right"))
             for key in group:
                 if isinstance(group[key], h5py.Dataset) and group[key].shape[0] > n:
                     group[key].resize(n, axis=0)
-        trim(self.file["particles/ions/position"], step - 1)
+        trim(self.file["particles/ions/position"], last)
         box = self.file["particles/ions/box"]
         if isinstance(box["edges"], h5py.Dataset):
             # A file from before the edges were a time series: convert it, one value per
@@ -326,9 +328,9 @@ class H5MDWriter:
                 stored = yaml.safe_load(self.file["parameters/ionsim"].attrs["scenario_yaml"])
                 self._box_edges = np.array(parse_scenario(stored, str(self.path)).box,
                                            dtype=np.float64)
-            trim(box["edges"], step - 1)
+            trim(box["edges"], last)
         for name in self.file["observables"]:
-            trim(self.file["observables"][name], step - 1)
+            trim(self.file["observables"][name], last)
         trim(self.file["ionsim/crossings"], step)
 
 

@@ -20,15 +20,26 @@ from .scenario import Scenario
 BULK_MARGIN_DEBYE = 3.0
 
 
+def debye_length_of_density(sum_n_z2: float, kT: float, eps_r: float) -> float:
+    """Debye screening length (nm), the one definition (analysis.theory uses it too):
+
+        lambda_D = sqrt(eps0 eps_r kT / sum_i n_i z_i^2)
+
+    (Debye and Hueckel, Phys. Z. 24 (1923) 185), in internal units: sum_n_z2 the number
+    densities n_i (nm^-3) times the squared valences, > 0; kT in kJ/mol; eps_r the
+    solvent's relative permittivity; eps0 in e^2 mol / (kJ nm)."""
+    return math.sqrt(units.EPS0 * eps_r * kT / sum_n_z2)
+
+
 def debye_length(scenario: Scenario, compartment: int) -> float:
-    """Debye length (nm) of a compartment's initial electrolyte:
-    lambda = sqrt(eps0 eps_w kT / sum_i c_i z_i^2) in internal units."""
+    """Debye length (nm) of a compartment's initial electrolyte (math.inf with no ions):
+    :func:`debye_length_of_density` of its concentrations c_i (nm^-3) and valences z_i."""
     valence = {s.name: s.valence for s in scenario.species}
     strength = sum(c * valence[n] ** 2 for n, c in scenario.compartments[compartment]
                    .concentrations)
     if strength <= 0:
         return math.inf
-    return math.sqrt(units.EPS0 * scenario.solvent_permittivity * scenario.kT / strength)
+    return debye_length_of_density(strength, scenario.kT, scenario.solvent_permittivity)
 
 
 def bulk_windows(scenario: Scenario) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from . import units
+from .forces.cells import CellList, cell_coordinates, cell_index, link
 from .geometry import Geometry, min_image
 from .rng import STREAM_PLACEMENT, stream_key, uniform1
 from .scenario import Scenario, ScenarioError
@@ -130,7 +131,11 @@ def place_ions(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> Io
     """Random, non-overlapping initial positions, reproducible from the scenario's seed.
 
     Each ion is uniform over its compartment's accessible volume; a candidate closer than
-    sigma_ij = (d_i + d_j)/2 to an ion already placed is redrawn.
+    sigma_ij = (d_i + d_j)/2 to an ion already placed is redrawn. The ions placed so far are
+    kept in the shared cell list (sim.forces.cells), filled one ion at a time, with cells
+    at least the largest diameter wide, so every sigma_ij is within the 27 cells around a
+    candidate. Whether a candidate clashes does not depend on the order in which the cells
+    are searched, so the positions follow from the seed alone.
     """
     n_total = int(counts.sum())
     pos = np.zeros((n_total, 3))
@@ -139,9 +144,10 @@ def place_ions(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> Io
     diam = np.array([s.diameter for s in scenario.species], dtype=np.float64)
     box = geometry.box
     cell = max(float(diam.max()) if len(diam) else 1.0, 1e-3)
-    ncell = np.maximum(1, np.floor(box / cell).astype(np.int64))
-    head = -np.ones(int(np.prod(ncell)), dtype=np.int64)
-    nxt = -np.ones(n_total, dtype=np.int64)
+    # single_image=False: a clash test asks only whether some ion is within sigma, which the
+    # minimum image answers even in a box narrower than two diameters
+    cells = CellList(box, cell, n_total, single_image=False)
+    head, nxt = cells.sequential()
     key0, key1 = stream_key(scenario.run.seed, STREAM_PLACEMENT)
     placed = 0
     for k in range(counts.shape[0]):
@@ -153,8 +159,8 @@ def place_ions(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> Io
             z_lo, z_hi = geometry.comp_lo[k], geometry.comp_hi[k]
             if len(geometry.mem_center):
                 z_lo, z_hi = z_lo + a, z_hi - a
-            failed = _place_group(pos, species, diam, placed, n, s, z_lo, z_hi, box, ncell,
-                                  head, nxt, key0, key1, MAX_ATTEMPTS_PER_ION)
+            failed = _place_group(pos, species, diam, placed, n, s, z_lo, z_hi, box,
+                                  cells.ncell, head, nxt, key0, key1, MAX_ATTEMPTS_PER_ION)
             if failed >= 0:
                 raise ScenarioError(
                     scenario.source, f"compartments[{k}].concentrations",
@@ -169,8 +175,9 @@ def place_ions(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> Io
 @njit(cache=True)
 def _place_group(pos, species, diam, start, n, s, z_lo, z_hi, box, ncell, head, nxt, key0,
                  key1, max_attempts):
-    """Place ions start..start+n-1 of species s in z in [z_lo, z_hi). Returns -1 on
-    success or the index of the ion that could not be placed."""
+    """Place ions start..start+n-1 of species s in z in [z_lo, z_hi), linking each into the
+    sequential cell list (head, nxt) of the ions placed before it. Returns -1 on success or
+    the index of the ion that could not be placed."""
     for i in range(start, start + n):
         done = False
         for attempt in range(max_attempts):
@@ -179,16 +186,12 @@ def _place_group(pos, species, diam, start, n, s, z_lo, z_hi, box, ncell, head, 
             y = uniform1(key0, key1, counter + 1, i) * box[1]
             z = z_lo + uniform1(key0, key1, counter + 2, i) * (z_hi - z_lo)
             z = z - box[2] * math.floor(z / box[2])
-            cx = min(int(x / box[0] * ncell[0]), ncell[0] - 1)
-            cy = min(int(y / box[1] * ncell[1]), ncell[1] - 1)
-            cz = min(int(z / box[2] * ncell[2]), ncell[2] - 1)
+            cx, cy, cz = cell_coordinates(x, y, z, box, ncell)
             clash = False
             for ox in range(-1, 2):
                 for oy in range(-1, 2):
                     for oz in range(-1, 2):
-                        c = (((cx + ox) % ncell[0]) * ncell[1] + (cy + oy) % ncell[1]) \
-                            * ncell[2] + (cz + oz) % ncell[2]
-                        j = head[c]
+                        j = head[cell_index(cx + ox, cy + oy, cz + oz, ncell)]
                         while j >= 0 and not clash:
                             dx = min_image(x - pos[j, 0], box[0])
                             dy = min_image(y - pos[j, 1], box[1])
@@ -202,9 +205,7 @@ def _place_group(pos, species, diam, start, n, s, z_lo, z_hi, box, ncell, head, 
                 pos[i, 1] = y
                 pos[i, 2] = z
                 species[i] = s
-                c = (cx * ncell[1] + cy) * ncell[2] + cz
-                nxt[i] = head[c]
-                head[c] = i
+                link(i, cell_index(cx, cy, cz, ncell), head, nxt)
                 done = True
                 break
         if not done:

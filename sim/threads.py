@@ -18,6 +18,8 @@ import time
 
 import numba
 
+from .loop import Tuner, every
+
 MEASURE_S = 0.25     # a timing covers at least this much wall time (s)
 PROBE_EVERY_S = 15.0  # wall time between probes of the other thread count (s)
 # 1 thread is chosen only when it is clearly faster: timings of a quarter second scatter by
@@ -25,16 +27,16 @@ PROBE_EVERY_S = 15.0  # wall time between probes of the other thread count (s)
 ONE_THREAD_MARGIN = 0.8
 
 
-class ThreadBalancer:
-    """A run reporter (sim.run.Reporter protocol) that keeps the faster of 1 and all threads.
+class ThreadBalancer(Tuner):
+    """A tuner of the step loop (sim.loop) that keeps the faster of 1 and all threads.
 
     interval: steps between calls (cheap: a clock read); the timings themselves span
     MEASURE_S. `steps_at` counts the steps run at each thread count.
     """
-    at_end = False
 
     def __init__(self, interval: int, clock=time.perf_counter):
         self.interval = max(1, int(interval))
+        self.trigger = every(self.interval)
         self.clock = clock
         self.all_threads = numba.get_num_threads()
         self.current = self.all_threads
@@ -52,7 +54,7 @@ class ThreadBalancer:
     def active(self) -> bool:
         return self.all_threads > 1
 
-    def report(self, sim):
+    def tune(self, sim, step=None):
         if not self.active:
             return
         if self._step0 is None:

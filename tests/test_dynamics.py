@@ -127,7 +127,7 @@ def test_a_move_into_an_overlap_is_undone():
     pos[others, 0] = 2.5 + 1.2 * (pos[others, 0] / 4.0)  # keep the rest out of the way
     sim.compute_forces()
     assert sim._pair.n_overlapping == 0
-    sim._bd_step()  # records the state before the step
+    sim.brownian_step()  # records the state before the step
     before = sim._prev_pos[k[1]].copy()
     pos[k[1]] = [1.0 + 0.5 * sigma, 1.0, 1.0]  # the "noise" put it into the overlap
     sim.compute_forces()

@@ -1,24 +1,21 @@
-"""Ewald electrostatics: SPME + real space + self against a direct Ewald sum (tests/ewald_direct),
-the Coulomb limit, energy-force consistency, the error model, tuning, and thread determinism."""
+"""Ewald electrostatics: SPME + real space + self against a direct Ewald sum
+(analysis/validation/ewald_direct_sum.py), the Coulomb limit, energy-force consistency, the
+error model, tuning, and thread determinism."""
 
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 
 import numba
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import ewald_direct as ed  # noqa: E402
-
-from sim.forces.ewald import SPME, real_space_pair, self_energy  # noqa: E402
-from sim.forces.ewald_tuning import (EwaldParameters, estimate_force_error,  # noqa: E402
+from analysis.validation import ewald_direct_sum as ed
+from sim.forces.ewald import SPME, real_space_pair, self_energy
+from sim.forces.ewald_tuning import (EwaldParameters, estimate_force_error,
                                      tune_ewald)
-from sim.units import COULOMB_CONSTANT  # noqa: E402
+from sim.units import COULOMB_CONSTANT
 
 EPS_W = 78.5
 PREF = COULOMB_CONSTANT / EPS_W

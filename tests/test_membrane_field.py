@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import ewald_direct as ed  # noqa: E402
+from analysis.validation import ewald_direct_sum as ed  # noqa: E402
 from oracles import z_force_by_central_difference  # noqa: E402
 
 from sim.forces.membrane_field import (MembraneFieldCorrection,  # noqa: E402
@@ -60,8 +60,9 @@ def test_uniform_permittivity_gives_no_correction():
 
 def test_uniform_1d_energy_is_the_ewald_kz_line():
     """With a uniform permittivity the 1-D sheet energy is the kx = ky = 0 part of the
-    periodic Coulomb sum, (p / 2V) sum_{kz != 0} 4 pi / kz^2 |S(kz)|^2 (tests/ewald_direct),
-    i.e. exactly what the engine's Ewald sum contains and the correction removes.
+    periodic Coulomb sum, (p / 2V) sum_{kz != 0} 4 pi / kz^2 |S(kz)|^2
+    (analysis/validation/ewald_direct_sum.py), i.e. exactly what the engine's Ewald sum
+    contains and the correction removes.
 
     Probed through the public correction with eps(z) = eps' everywhere (two slabs filling the
     period): U_1D(eps') - U_1D(eps_w) = U_line(eps_w) (eps_w / eps' - 1), since the energy

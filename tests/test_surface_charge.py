@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import ewald_direct as ed  # noqa: E402
+from analysis.validation import ewald_direct_sum as ed  # noqa: E402
 from oracles import z_force_by_central_difference  # noqa: E402
 
 from sim.forces.membrane_field import (MembraneFieldCorrection,  # noqa: E402

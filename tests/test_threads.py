@@ -23,13 +23,13 @@ class _Run:
         while self.now < end:
             self.step += balancer.interval
             self.now += balancer.interval * self.cost[balancer.current]
-            balancer.report(self)
+            balancer.tune(self)
 
 
 def _balancer(run):
     numba.set_num_threads(2)
     b = ThreadBalancer(interval=10, clock=run.clock)
-    b.report(run)  # first call starts the clock
+    b.tune(run)  # first call starts the clock
     return b
 
 

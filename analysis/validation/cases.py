@@ -1,9 +1,10 @@
 """The validation cases and how one is run.
 
 A case is either an engine check (:mod:`analysis.validation.engine_checks`) or a scenario
-from ``scenarios/`` run into ``DIR/runs/<case>`` and checked by
-:mod:`analysis.validation.scenario_checks`. ``--quick`` replaces each scenario's duration
-with ``quick_ns`` (ns); ``--full`` keeps the scenario's own duration.
+of the shipped library (``scenarios/``, found by :mod:`sim.library`) run into
+``DIR/runs/<case>`` and checked by :mod:`analysis.validation.scenario_checks`. ``--quick``
+replaces each scenario's duration with ``quick_ns`` (ns); ``--full`` keeps the scenario's
+own duration.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim import library
 from sim.units import PS_PER_NS
 
 from analysis.validation.verdict import CaseResult
@@ -24,14 +26,14 @@ __all__ = ["Case", "CASES", "SCENARIO_DIR", "run_case", "QUICK_NS_DEFAULT"]
 QUICK_NS_DEFAULT = 3.0  # ns, for a full-only case named explicitly with --quick
 
 
-def _scenario_dir() -> Path:
-    """scenarios/ of the source tree this module sits in, else ./scenarios (an installed
-    package carries no scenario files: run from the repository root)."""
-    here = Path(__file__).resolve().parents[2] / "scenarios"
-    return here if here.is_dir() else Path.cwd() / "scenarios"
-
-
-SCENARIO_DIR = _scenario_dir()
+def __getattr__(name):
+    """SCENARIO_DIR: the shipped scenario library (package data), wherever ionsim is
+    installed and whatever the working directory. Found on first use rather than on import,
+    so that an install without the library still builds the ``ionsim`` parser and reports
+    the missing library in one line when validate needs it."""
+    if name == "SCENARIO_DIR":
+        return library.directory()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reus
     from analysis.runs import measure
     from analysis.validation import scenario_checks
 
-    sc = load_scenario(SCENARIO_DIR / case.scenario)
+    sc = load_scenario(library.directory() / case.scenario)
     quick_ns = case.quick_ns if case.quick_ns is not None else QUICK_NS_DEFAULT
     ns = duration_ns if duration_ns is not None else (quick_ns if quick else None)
     if ns is not None:

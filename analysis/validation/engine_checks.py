@@ -12,7 +12,8 @@ import tests/):
   Euler-Maruyama would be 43% too wide.
 - :func:`ewald_forces`: the engine's electrostatic forces (real space + SPME + self, tuned
   for an RMS relative force error of 1e-3) against a direct Ewald sum converged to rounding
-  (:func:`direct_ewald`), RMS relative error (dimensionless), which must stay below 1e-3.
+  (:func:`analysis.validation.ewald_direct_sum.direct_ewald`, shared with the tests), RMS
+  relative error (dimensionless), which must stay below 1e-3.
 - :func:`capacitor`: +Q sheets just inside both membranes, -Q just outside: the 1-D
   Poisson solver's V = phi(inside) - phi(outside) against Q / (C A) with
   C = [d / (eps0 eps_m) + 2 gap / (eps0 eps_w)]^-1 per area (mV; exact up to rounding).
@@ -25,17 +26,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erfc
 
 from sim import units
 from sim.observe import advance_unwrapped
 from sim.run import ForceTerm, Simulation
 from sim.scenario import parse_scenario
 
+from analysis.validation.ewald_direct_sum import direct_ewald
 from analysis.validation.verdict import CaseResult
 
-__all__ = ["free_diffusion", "harmonic_well", "ewald_forces", "capacitor", "direct_ewald",
-           "bulk_scenario"]
+__all__ = ["free_diffusion", "harmonic_well", "ewald_forces", "capacitor", "bulk_scenario"]
 
 IDEAL = {"wca_epsilon": "0 kJ/mol"}
 
@@ -125,64 +125,6 @@ def harmonic_well(quick: bool = True) -> CaseResult:
 
 
 # ------------------------------------------------------------------------------ Ewald
-def _real_space_images(pos, q, box, alpha, prefactor, rmax):
-    d0 = pos[:, None, :] - pos[None, :, :]
-    d0 -= box * np.round(d0 / box)
-    nmax = np.floor(rmax / box + 0.5).astype(int)
-    qq = q[:, None] * q[None, :]
-    n = len(q)
-    forces = np.zeros((n, 3))
-    for sx in range(-nmax[0], nmax[0] + 1):
-        for sy in range(-nmax[1], nmax[1] + 1):
-            for sz in range(-nmax[2], nmax[2] + 1):
-                d = d0 + box * np.array([sx, sy, sz])
-                r = np.sqrt(np.sum(d * d, axis=-1))
-                mask = r < rmax
-                if sx == 0 and sy == 0 and sz == 0:
-                    mask &= ~np.eye(n, dtype=bool)
-                rr = np.where(mask, r, 1.0)
-                f_over_r = qq * (erfc(alpha * rr) / rr
-                                 + 2 * alpha / math.sqrt(math.pi) * np.exp(-(alpha * rr) ** 2)
-                                 ) / rr ** 2
-                f_over_r = np.where(mask, f_over_r, 0.0)
-                forces += prefactor * np.sum(f_over_r[:, :, None] * d, axis=1)
-    return forces
-
-
-def _reciprocal(pos, q, box, alpha, prefactor, kmax):
-    nmax = np.floor(kmax * box / (2 * np.pi)).astype(int)
-    grids = np.meshgrid(*[np.arange(-m, m + 1) for m in nmax], indexing="ij")
-    nvec = np.stack([g.ravel() for g in grids], axis=1)
-    half = (nvec[:, 0] > 0) | ((nvec[:, 0] == 0) & (nvec[:, 1] > 0)) | \
-           ((nvec[:, 0] == 0) & (nvec[:, 1] == 0) & (nvec[:, 2] > 0))
-    kvec = 2 * np.pi * nvec[half] / box
-    k2 = np.sum(kvec ** 2, axis=1)
-    keep = k2 < kmax ** 2
-    kvec, k2 = kvec[keep], k2[keep]
-    coef = 4 * np.pi / k2 * np.exp(-k2 / (4 * alpha ** 2))
-    volume = float(np.prod(box))
-    forces = np.zeros_like(pos)
-    for start in range(0, len(k2), 2048):
-        kv, c = kvec[start:start + 2048], coef[start:start + 2048]
-        phase = np.exp(1j * pos @ kv.T)
-        s = phase.T @ q
-        im = np.imag(np.conj(s)[None, :] * phase)
-        forces += 2 * prefactor / volume * q[:, None] * ((im * c[None, :]) @ kv)
-    return forces
-
-
-def direct_ewald(pos, charges, box, prefactor) -> np.ndarray:
-    """Exact periodic Coulomb forces (kJ/(mol nm)), tinfoil boundary, neutral system.
-
-    An Ewald sum whose splitting alpha = 6 / (1.4 min L) takes both sums to tails of
-    erfc(6) and exp(-36) (~1e-16): real space over all images within 1.4 box edges, the
-    reciprocal sum over every k with |k| < 12 alpha. Slow (O(N^2) and O(N k)), obvious."""
-    pos, q, box = (np.asarray(a, float) for a in (pos, charges, box))
-    alpha = 6.0 / (1.4 * box.min())
-    return (_real_space_images(pos, q, box, alpha, prefactor, 6.0 / alpha)
-            + _reciprocal(pos, q, box, alpha, prefactor, 12.0 * alpha))
-
-
 MIXTURE = {"K+": "150 mM", "Ca2+": "50 mM", "Cl-": "150 mM", "A-": "100 mM"}  # neutral
 
 
@@ -198,8 +140,8 @@ def ewald_forces(quick: bool = True) -> CaseResult:
         sim = Simulation(sc)
         sim.compute_forces()
         engine = sim.forces.copy()
-        exact = direct_ewald(sim.ions.pos, sim.charges, sc.box,
-                             units.COULOMB_CONSTANT / sc.solvent_permittivity)
+        _, exact = direct_ewald(sim.ions.pos, sim.charges, sc.box,
+                                units.COULOMB_CONSTANT / sc.solvent_permittivity)
         rms = lambda f: math.sqrt(np.mean(np.sum(f * f, axis=1)))  # noqa: E731
         errors.append(rms(engine - exact) / rms(exact))
     worst = max(errors)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..periodic import minimum_image
 from .cells import CellList, starts_from_counts
 
 
@@ -111,16 +112,6 @@ class VerletList:
                   self.in_start, self.in_owner, self.in_position, self._fill)
         self.builds += 1
         self._valid = True
-
-
-@njit(cache=True, inline="always")
-def minimum_image(d, length):
-    """Minimum image of a difference of two coordinates that both lie in [0, length)."""
-    if d > 0.5 * length:
-        return d - length
-    if d < -0.5 * length:
-        return d + length
-    return d
 
 
 @njit(cache=True, inline="always")

@@ -30,7 +30,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .neighbours import VerletList, minimum_image
+from ..periodic import minimum_image
+from .neighbours import VerletList
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 WCA_CUTOFF_FACTOR = 2.0 ** (1.0 / 6.0)

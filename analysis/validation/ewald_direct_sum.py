@@ -1,17 +1,38 @@
-"""Slow, obvious NumPy oracles for the Ewald sum (tests only).
+"""The Ewald sum by explicit summation: the exact answer the engine's electrostatics is held to.
 
-Everything here is written for clarity, not speed: explicit sums over periodic images and
-over reciprocal vectors, vectorised with NumPy. Units: nm, e, kJ/mol, kJ/(mol nm);
-`prefactor` = COULOMB_CONSTANT / eps_w in kJ nm / (mol e^2).
+Used by ``ionsim validate`` (:func:`analysis.validation.engine_checks.ewald_forces`) and by
+the tests (tests/test_ewald.py, test_membrane_field.py, test_surface_charge.py). Written for
+clarity, not speed: explicit sums over periodic images and over reciprocal vectors,
+vectorised with NumPy, O(N^2) and O(N k).
 
-- direct_ewald: the exact periodic Coulomb energy and forces (tinfoil, neutral system) by an
-  Ewald sum whose own splitting parameter makes both sums converge to ~1e-15 relative; the
-  result does not depend on that parameter (a test checks it).
-- real_space_minimum_image: the erfc real-space part with a cut-off and minimum image, i.e.
-  what the engine's cell-list pair kernel computes.
-- reciprocal_direct: the reciprocal part as an explicit k-sum (what SPME approximates).
-- self_energy_direct: -p alpha / sqrt(pi) sum q^2.
-- line_energy_kz: the kx = ky = 0 part of the (unscreened) periodic Coulomb energy,
+The Coulomb energy of N point charges q_i at r_i in a periodic orthorhombic box of edges
+L = (Lx, Ly, Lz), volume V, tinfoil boundary, neutral (sum q = 0), splits for any alpha > 0
+as (Ewald, Ann. Phys. 369 (1921) 253; Allen and Tildesley, *Computer Simulation of Liquids*,
+2nd ed. 2017, section 6.2)
+
+    U = U_real + U_rec + U_self
+    U_real = (p / 2) sum_n sum_{i,j}' q_i q_j erfc(alpha |r_ij + n L|) / |r_ij + n L|
+    U_rec  = p / (2 V) sum_{k != 0} 4 pi / k^2 exp(-k^2 / (4 alpha^2)) |S(k)|^2
+    U_self = -p alpha / sqrt(pi) sum_i q_i^2
+
+with the prime leaving out i = j for n = 0, k = 2 pi (nx/Lx, ny/Ly, nz/Lz),
+S(k) = sum_j q_j exp(i k.r_j), and forces F = -grad U:
+
+    F_i(real) = p sum_n sum_j' q_i q_j [erfc(alpha r)/r + 2 alpha/sqrt(pi) exp(-alpha^2 r^2)]
+                (r_ij + n L) / r^2,   r = |r_ij + n L|
+    F_j(rec)  = p / V sum_{k != 0} 4 pi / k^2 exp(-k^2 / 4 alpha^2) q_j k Im(S(k)^* e^{i k.r_j})
+
+Units: nm, e, kJ/mol, kJ/(mol nm); ``prefactor`` p = COULOMB_CONSTANT / eps_w in
+kJ nm / (mol e^2), alpha in nm^-1.
+
+- :func:`direct_ewald`: the exact periodic Coulomb energy and forces by an Ewald sum whose own
+  alpha takes both sums to tails of erfc(6) and exp(-36), ~1e-16 relative; the result does
+  not depend on that alpha (a test checks it).
+- :func:`real_space_minimum_image`: U_real with a cut-off and minimum image, i.e. what the
+  engine's cell-list pair kernel computes.
+- :func:`reciprocal_direct`: U_rec as an explicit k-sum (what SPME approximates).
+- :func:`self_energy_direct`: U_self.
+- :func:`line_energy_kz`: the kx = ky = 0 part of the (unscreened) periodic Coulomb energy,
   (p / 2V) sum_{kz != 0} 4 pi / kz^2 |S(kz)|^2, the 1-D problem of the membrane module.
 """
 
@@ -22,10 +43,14 @@ import math
 import numpy as np
 from scipy.special import erfc
 
+__all__ = ["direct_ewald", "real_space_minimum_image", "reciprocal_direct",
+           "self_energy_direct", "line_energy_kz"]
+
 _X_TAIL = 6.0  # erfc(6) ~ 2e-17, exp(-36) ~ 2e-16: both Ewald sums converged to rounding
 
 
 def self_energy_direct(charges, alpha, prefactor):
+    """U_self = -p alpha / sqrt(pi) sum_i q_i^2, kJ/mol."""
     return -prefactor * alpha / math.sqrt(math.pi) * float(np.sum(np.asarray(charges) ** 2))
 
 
@@ -66,7 +91,8 @@ def _real_space_images(pos, charges, box, alpha, prefactor, rmax):
 
 
 def real_space_minimum_image(pos, charges, box, alpha, cutoff, prefactor):
-    """Real-space Ewald part with minimum image and cut-off (requires cutoff <= L/2)."""
+    """U_real (kJ/mol) and its forces (kJ/(mol nm)) with minimum image and a cut-off (nm,
+    at most L/2, so that only the nearest image of a pair can be within it)."""
     box = np.asarray(box, float)
     assert cutoff <= 0.5 * box.min() + 1e-12
     pos = np.asarray(pos, float)
@@ -83,7 +109,9 @@ def real_space_minimum_image(pos, charges, box, alpha, cutoff, prefactor):
 
 
 def reciprocal_direct(pos, charges, box, alpha, prefactor, kmax=None):
-    """Reciprocal Ewald part as an explicit sum over k = 2 pi (nx/Lx, ny/Ly, nz/Lz), 0<|k|<kmax.
+    """U_rec (kJ/mol) and its forces (kJ/(mol nm)) as an explicit sum over
+    k = 2 pi (nx/Lx, ny/Ly, nz/Lz) with 0 < |k| < kmax (nm^-1; default 12 alpha, where
+    exp(-k^2 / 4 alpha^2) = exp(-36)).
 
     U = p/(2V) sum_k 4 pi/k^2 exp(-k^2/4 alpha^2) |S(k)|^2,
     F_j = p/V sum_k 4 pi/k^2 exp(-k^2/4 alpha^2) q_j k Im(S(k)^* exp(i k.r_j)).
@@ -108,7 +136,7 @@ def reciprocal_direct(pos, charges, box, alpha, prefactor, kmax=None):
     coef = 4 * np.pi / k2 * np.exp(-k2 / (4 * alpha ** 2))
     energy = 0.0
     forces = np.zeros_like(pos)
-    for start in range(0, len(k2), 4096):
+    for start in range(0, len(k2), 4096):  # blocks of k bound the (N, nk) phase array
         kv = kvec[start:start + 4096]
         c = coef[start:start + 4096]
         phase = np.exp(1j * pos @ kv.T)  # (N, nk)
@@ -120,11 +148,11 @@ def reciprocal_direct(pos, charges, box, alpha, prefactor, kmax=None):
 
 
 def direct_ewald(pos, charges, box, prefactor, alpha=None):
-    """Exact periodic Coulomb energy (kJ/mol) and forces (kJ/(mol nm)), tinfoil, neutral.
+    """Exact periodic Coulomb energy (kJ/mol) and forces (N, 3) kJ/(mol nm), tinfoil, neutral.
 
     Ewald sum with both sums taken to erfc/exp tails of exp(-36): the answer is independent of
-    `alpha` (default 6 / (1.4 min L): real space reaches 1.4 box edges, so one shell of
-    image boxes suffices and the k-sum stays short).
+    `alpha` (nm^-1; default 6 / (1.4 min L): real space reaches 1.4 box edges, so one shell
+    of image boxes suffices and the k-sum stays short).
     """
     box = np.asarray(box, float)
     if alpha is None:
@@ -135,7 +163,8 @@ def direct_ewald(pos, charges, box, prefactor, alpha=None):
 
 
 def line_energy_kz(z, charges, box, prefactor, nmax=200000):
-    """kx = ky = 0 part of the periodic Coulomb energy: (p / 2V) sum_{kz != 0} 4 pi/kz^2 |S|^2.
+    """kx = ky = 0 part of the periodic Coulomb energy (kJ/mol):
+    (p / 2V) sum_{kz != 0} 4 pi/kz^2 |S(kz)|^2, S(kz) = sum_j q_j exp(i kz z_j), z in nm.
 
     The terms fall as 1/n^2 with |S|^2 of order sum q^2, so the sum is truncated at |n| = nmax
     and the tail is added as its mean-field estimate (p 4 pi / 2V)(Lz/2 pi)^2 sum q^2 * 2/nmax.

@@ -1,0 +1,164 @@
+"""The writers and the checkpointer of a run (sim.loop operations): what a run directory
+records of each step's snapshot.
+
+- :class:`ObservableWriter`: every sample interval, ion counts per compartment, bulk
+  concentrations (mM), energies (kJ/mol), the membrane and compartment potentials (mV),
+  and at every frame the density profile (nm^-3) averaged over the samples since the last;
+- :class:`FrameWriter`: positions every frame interval;
+- :class:`EventWriter`: every step's events (crossings) into /ionsim/crossings;
+- :class:`ProgressWriter`: a progress bar on a terminal (step, ns, steps/s, ETA, V_m);
+- :class:`CheckpointWriter`: the last act of a step it fires on (sim.loop): the trajectory
+  flushed and fsync'd, then the state, every operation's own state and the run id written
+  atomically, so the two agree after a crash or a power loss.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import units
+from .io import CROSSING_FIELDS, H5MDWriter, save_checkpoint
+from .loop import Checkpointer, Trigger, Writer, every
+from .observe import accumulate_profile, count_by_compartment, count_in_windows
+
+#: A checkpoint holds this flag: its step was observed completely before it was taken
+#: (checkpoints written before sim.loop existed were taken before the observers ran).
+OBSERVED = "observed"
+
+
+class ObservableWriter(Writer):
+    """Counts, bulk concentrations, energies, the membrane potential and density profiles."""
+
+    def __init__(self, sim, writer: H5MDWriter):
+        sc = sim.scenario
+        self.writer = writer
+        self.trigger = every(sc.run.sample_interval)
+        self.frame_interval = sc.run.frame_interval
+        k, s = len(sc.compartments), len(sc.species)
+        self.counts = np.zeros((k, s), dtype=np.int64)
+        self.windows = sim.windows
+        self.window_volume = (self.windows[:, 1] - self.windows[:, 0]) * sc.area
+        self.bulk_counts = np.zeros((k, s), dtype=np.int64)
+        nbins = max(1, int(round(sc.box[2] / sc.profile_bin_width)))
+        self.bin_width = sc.box[2] / nbins
+        self.area = sc.area
+        self.hist = np.zeros((s, nbins))
+        self.n_hist = 0
+        self.has_potential = sim.potential_observable is not None
+        writer.declare_observable("counts", (k, s), np.int32, "ions")
+        writer.declare_observable("bulk_concentration", (k, s), np.float64, "mM")
+        writer.declare_observable("density", (s, nbins), np.float64, "nm^-3")
+        for name in sim.energies or sim.compute_forces():
+            writer.declare_observable(f"energy_{name}", (), np.float64, "kJ/mol")
+        if self.has_potential:
+            writer.declare_observable("membrane_potential", (), np.float64, "mV")
+            writer.declare_observable("compartment_potential", (k,), np.float64, "mV")
+        f = writer.file
+        f["observables/density"].attrs["bin_width_nm"] = self.bin_width
+        f["observables/bulk_concentration"].attrs["windows_nm"] = self.windows
+
+    # The density profile is a mean over the samples since the last frame: a checkpoint
+    # between two frames holds the partial sum.
+    def state(self) -> dict:
+        return {"density_sum": self.hist, "density_samples": np.int64(self.n_hist)}
+
+    def restore(self, state: dict) -> None:
+        if "density_sum" in state:
+            self.hist[:] = state["density_sum"]
+            self.n_hist = int(state["density_samples"])
+
+    def write(self, snap):
+        step, t, w = snap.step, snap.time, self.writer
+        count_by_compartment(snap.compartments, snap.species, *self.counts.shape, self.counts)
+        w.append_observable("counts", step, t, self.counts)
+        count_in_windows(snap.positions, snap.species, self.windows, self.bulk_counts)
+        w.append_observable("bulk_concentration", step, t,
+                            self.bulk_counts / self.window_volume[:, None]
+                            * units.PER_NM3_TO_MM)
+        for name, value in snap.energies.items():
+            w.append_observable(f"energy_{name}", step, t, value)
+        if self.has_potential:
+            w.append_observable("membrane_potential", step, t, snap.membrane_potential_mV)
+            w.append_observable("compartment_potential", step, t,
+                                snap.compartment_potentials_mV())
+        accumulate_profile(snap.positions, snap.species, self.bin_width, self.hist)
+        self.n_hist += 1
+        if step % self.frame_interval == 0:
+            w.append_observable("density", step, t,
+                                self.hist / (self.n_hist * self.area * self.bin_width))
+            self.hist[:] = 0
+            self.n_hist = 0
+
+
+class FrameWriter(Writer):
+    def __init__(self, sim, writer: H5MDWriter):
+        self.writer, self.trigger = writer, every(sim.scenario.run.frame_interval)
+
+    def write(self, snap):
+        self.writer.append_frame(snap.step, snap.time, snap.positions)
+
+
+class EventWriter(Writer):
+    """The events of every step (today: crossings) into the H5MD file's /ionsim group."""
+    trigger = Trigger(every=1)
+
+    def __init__(self, writer: H5MDWriter):
+        self.writer = writer
+
+    def write(self, snap):
+        rows = snap.events.get("crossing")
+        if rows:
+            table = np.array(rows, dtype=np.float64)
+            self.writer.append_crossings({
+                name: table[:, j].astype(np.float64 if name == "time" else np.int64)
+                for j, name in enumerate(CROSSING_FIELDS)})
+
+
+class ProgressWriter(Writer):
+    """A progress bar on a terminal: step, simulated ns, steps/s, ETA, current V_m."""
+
+    def __init__(self, sim, total_steps):
+        from tqdm import tqdm
+        self.trigger = every(sim.scenario.run.sample_interval)
+        self.bar = tqdm(total=total_steps, initial=sim.step, unit="step", dynamic_ncols=True,
+                        smoothing=0.1, file=sys.stderr, mininterval=0.5)
+        self.last = sim.step
+
+    def write(self, snap):
+        self.bar.update(snap.step - self.last)
+        self.last = snap.step
+        post = f"{snap.time / units.PS_PER_NS:.3f} ns"
+        vm = snap.membrane_potential_mV
+        if vm is not None:
+            post += f", V_m {vm:+.1f} mV"
+        self.bar.set_postfix_str(post, refresh=False)
+
+    def close(self):
+        self.bar.close()
+
+
+class CheckpointWriter(Checkpointer):
+    """Flushes the trajectory to disk (fsync), then writes the checkpoint atomically: the
+    state x_n after everything of step n, every operation's own state, the run id."""
+
+    def __init__(self, sim, writer: H5MDWriter, run_dir, run_id: str):
+        self.writer, self.run_dir, self.run_id = writer, Path(run_dir), run_id
+        self.trigger = every(sim.scenario.run.checkpoint_interval, at_end=True)
+        self.last_step: int | None = None  # the step of the last checkpoint written
+
+    def save(self, sim, operations):
+        self.writer.sync()
+        state = dict(sim.checkpoint_state())
+        for op in operations:
+            own = op.state()
+            clash = set(own) & set(state)
+            if clash:
+                raise RuntimeError(f"checkpoint keys written twice: {sorted(clash)}")
+            state.update(own)
+        state["run_id"] = np.array(self.run_id)
+        state[OBSERVED] = np.bool_(True)
+        save_checkpoint(self.run_dir, state)
+        self.last_step = sim.step
