@@ -231,10 +231,11 @@ def remove_run_files(path: Path) -> list[str]:
 
 
 def remove_stale_temp_files(path: Path) -> None:
-    """Remove half-written temp files (``.checkpoint.npz.xxxx``) of a killed atomic write."""
+    """Remove half-written temp files (``.checkpoint.npz.xxxx``) of a killed atomic write,
+    and the disk reserve a killed run left behind."""
     temp = RUN_FILE_PATTERNS[1]
     for p in Path(path).iterdir():
-        if p.is_file() and temp.fullmatch(p.name):
+        if p.is_file() and (temp.fullmatch(p.name) or p.name == RESERVE):
             p.unlink()
 
 
