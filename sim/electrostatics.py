@@ -23,12 +23,14 @@ from .forces.ewald_tuning import EwaldParameters, tune_ewald
 from .forces.membrane_field import (MembraneFieldCorrection, window_mean_potentials,
                                    with_sheets)
 from .forces.short_range import ShortRangeForces
+from .forces.term import ForceTerm
 from .scenario import Scenario
 
 
-class PairTerm:
+class PairTerm(ForceTerm):
     """WCA and real-space Coulomb over the Verlet list (sim.forces.short_range)."""
     name = "short_range"
+    energy_names = ("wca", "coulomb_real")
 
     def __init__(self, impl: ShortRangeForces):
         self.impl = impl
@@ -38,8 +40,9 @@ class PairTerm:
         return {"wca": wca, "coulomb_real": real}
 
 
-class _ReciprocalTerm:
+class _ReciprocalTerm(ForceTerm):
     name = "reciprocal"
+    energy_names = ("coulomb_reciprocal", "coulomb_self")
 
     def __init__(self, spme: SPME, charges, self_term: float):
         self.spme, self.charges, self.self_term = spme, charges, self_term
@@ -49,7 +52,7 @@ class _ReciprocalTerm:
                 "coulomb_self": self.self_term}
 
 
-class _MembraneTerm:
+class _MembraneTerm(ForceTerm):
     name = "membrane_dielectric"
 
     def __init__(self, impl: MembraneFieldCorrection, charges):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .forces.short_range import ShortRangeForces
+from .forces.term import ForceTerm  # noqa: F401 (the protocol of extra_forces)
 from .geometry import Geometry
 from .integrate import STATUS_BLOWUP, STATUS_NAN, IonArrays, Mobility, Noise, bd_step
 from .loop import Snapshot, run_steps
@@ -37,15 +38,6 @@ class SimulationError(RuntimeError):
     def __init__(self, step: int, particle: int, cause: str):
         self.step, self.particle, self.cause = step, particle, cause
         super().__init__(f"step {step}, ion {particle}: {cause}")
-
-
-class ForceTerm:
-    """Protocol: `compute(pos, forces)` adds kJ/(mol nm) into forces and returns a dict of
-    energies (kJ/mol) by name."""
-    name = "force"
-
-    def compute(self, pos, forces) -> dict:  # pragma: no cover - interface
-        raise NotImplementedError
 
 
 class ForceField:
@@ -72,6 +64,11 @@ class ForceField:
         self.pair = next((t.impl for t in self.terms if isinstance(t, PairTerm)), None)
         self.forces = np.zeros((len(species), 3))
         self.energies: dict[str, float] = {}
+
+    @property
+    def energy_names(self) -> list[str]:
+        """The names of the energies `evaluate` returns, in its order."""
+        return [name for term in self.terms for name in term.energy_names]
 
     def evaluate(self, pos) -> dict:
         self.forces[:] = 0.0

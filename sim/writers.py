@@ -51,7 +51,7 @@ class ObservableWriter(Writer):
         writer.declare_observable("counts", (k, s), np.int32, "ions")
         writer.declare_observable("bulk_concentration", (k, s), np.float64, "mM")
         writer.declare_observable("density", (s, nbins), np.float64, "nm^-3")
-        for name in sim.energies or sim.compute_forces():
+        for name in sim.force_field.energy_names:
             writer.declare_observable(f"energy_{name}", (), np.float64, "kJ/mol")
         if self.has_potential:
             writer.declare_observable("membrane_potential", (), np.float64, "mV")

@@ -6,7 +6,8 @@ import pytest
 
 from sim import units
 from sim.observe import advance_unwrapped
-from sim.run import ForceTerm, Simulation
+from analysis.validation.engine_checks import HarmonicWell as Harmonic
+from sim.run import Simulation
 from sim.system import Ions
 from tests.scenario_factory import bulk, scenario
 
@@ -64,19 +65,6 @@ def test_free_diffusion_along_a_pore_axis():
     d_est, se = x.mean(), x.std(ddof=1) / np.sqrt(n)
     d_in = sc.species[0].diffusion
     assert abs(d_est - d_in) < 0.02 * d_in and abs(d_est - d_in) < 3 * se
-
-
-class Harmonic(ForceTerm):
-    """Test-only external force: U = k/2 * |r - centre|^2 on every ion (kJ/mol, nm)."""
-    name = "harmonic"
-
-    def __init__(self, k, centre):
-        self.k, self.centre = k, np.asarray(centre)
-
-    def compute(self, pos, forces):
-        d = pos - self.centre
-        forces -= self.k * d
-        return {"harmonic": 0.5 * self.k * float((d ** 2).sum())}
 
 
 @pytest.mark.parametrize("integrator", ["leimkuhler-matthews", "euler-maruyama"])
