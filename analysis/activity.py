@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 
 from sim.units import AVOGADRO, thermal_voltage_mV
+# The Malmberg-Maryott fit is the scenario's default solvent permittivity too: one function.
+from sim.water import relative_permittivity as water_relative_permittivity
 
 from analysis.theory import bjerrum_length_nm, nernst_mV
 
@@ -42,19 +44,6 @@ __all__ = [
 ]
 
 _KELVIN_AT_0C = 273.15
-
-
-def water_relative_permittivity(temperature_K: float) -> float:
-    """Static relative permittivity of pure water, from 0 to 100 C.
-
-    eps_r = 87.740 - 0.40008 t + 9.398e-4 t^2 - 1.410e-6 t^3 with t in degrees Celsius
-    (Malmberg and Maryott, J. Res. Natl. Bur. Stand. 56 (1956) 1): 78.30 at 25 C, 74.15 at
-    37 C.
-    """
-    t = temperature_K - _KELVIN_AT_0C
-    if not -1.0 <= t <= 101.0:
-        raise ValueError(f"the Malmberg-Maryott fit holds for 0-100 C, got {temperature_K} K")
-    return 87.740 - 0.40008 * t + 9.398e-4 * t ** 2 - 1.410e-6 * t ** 3
 
 
 def water_density_kg_per_m3(temperature_K: float) -> float:

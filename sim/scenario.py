@@ -7,6 +7,13 @@ dimension must carry its unit ("150 mM", "4 nm"). Unknown keys are errors. Every
 a :class:`ScenarioError` whose message names the file, the key path and what is accepted,
 e.g. ``scenarios/k.yaml: membranes[0].channels[1].radius: must be > 0 nm, got -0.5 nm``.
 
+Every key is declared once, in ``SCENARIO`` below (see :mod:`sim.schema`): its kind, unit,
+default, bounds and a one-line doc. Reading, the messages, :meth:`Scenario.to_dict` and the
+reference docs/scenarios.md (``python -m sim.scenario``) all follow from that declaration; a
+simple new key is one :class:`~sim.schema.Field` there plus the dataclass attribute it
+fills. Checks across keys (electroneutrality, channel overlap, ...) are the sections'
+:class:`~sim.schema.Rule` s, each with the one-line rule the reference lists.
+
 Layout along z (periodic): compartment 0, membrane 0, compartment 1, membrane 1, ... The
 box starts at z = 0 with compartment 0; membrane k separates compartment k from compartment
 k+1 (the last membrane from compartment 0, across the periodic boundary). Zero membranes
@@ -26,14 +33,23 @@ import dataclasses
 import functools
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import units
+from . import units, water
 from .errors import ScenarioError
-from .units import UnitError, display_quantity, format_quantity, parse_quantity
+from . import schema
+from .schema import (CHOICE, INTEGER, LIST, MAPPING, NUMBER, QUANTITY, SECTION, START, STEPS,
+                     TEXT, Computed, Field, Limit, Reader, Rule, Section, attributes, build,
+                     write)
+from .units import display_quantity, parse_quantity
 from .yaml_input import brief, join as _join, load_yaml, text as _text
+
+__all__ = ["Species", "Channel", "Membrane", "Compartment", "Electrostatics", "RunSettings",
+           "Scenario", "ScenarioError", "SCENARIO", "load_scenario", "parse_scenario",
+           "default_species_table", "grid_positions", "reference"]
 
 INTEGRATORS = ("leimkuhler-matthews", "euler-maruyama")
 ELECTROSTATICS_METHODS = ("ewald", "off")
@@ -220,131 +236,9 @@ class Scenario:
         return dataclasses.replace(self, run=dataclasses.replace(self.run, **changes))
 
     def to_dict(self) -> dict:
-        """The resolved scenario, every default filled in, units written out."""
-        L = lambda v: format_quantity(v, "length")  # noqa: E731
-        return {
-            "name": self.name,
-            "description": self.description,
-            "temperature": format_quantity(self.temperature, "temperature"),
-            "solvent": {"permittivity": self.solvent_permittivity},
-            "species": {s.name: {"valence": s.valence, "diameter": L(s.diameter),
-                                 "diffusion": format_quantity(s.diffusion, "diffusion")}
-                        for s in self.species},
-            "box": {"lateral": [L(self.box_xy[0]), L(self.box_xy[1])]},
-            "compartments": [
-                {"name": c.name, "depth": L(c.depth),
-                 "concentrations": {n: format_quantity(v, "concentration")
-                                    for n, v in c.concentrations}}
-                for c in self.compartments],
-            "membranes": [
-                {"thickness": L(m.thickness), "permittivity": m.permittivity,
-                 "surface_charge": format_quantity(m.surface_charge, "surface_charge"),
-                 **({"counterion": m.counterion} if m.counterion else {}),
-                 "channels": [
-                     {"position": [L(ch.x), L(ch.y)], "radius": L(ch.radius),
-                      "permeant": list(ch.permeant),
-                      **({"barriers": {n: format_quantity(b, "energy") for n, b in ch.barriers}}
-                         if ch.barriers else {})}
-                     for ch in m.channels]}
-                for m in self.membranes],
-            "electrostatics": {
-                "method": self.electrostatics.method,
-                "force_error": self.electrostatics.force_error,
-                **({"alpha": f"{self.electrostatics.alpha:.10g} nm^-1"}
-                   if self.electrostatics.alpha is not None else {}),
-                **({"cutoff": L(self.electrostatics.cutoff)}
-                   if self.electrostatics.cutoff is not None else {}),
-                **({"mesh": list(self.electrostatics.mesh)}
-                   if self.electrostatics.mesh is not None else {}),
-                **({"order": self.electrostatics.order}
-                   if self.electrostatics.order is not None else {}),
-            },
-            "interactions": {"wca_epsilon": format_quantity(self.wca_epsilon, "energy")},
-            "observables": {"profile_bin_width": L(self.profile_bin_width)},
-            "run": {
-                "dt": format_quantity(self.run.dt, "time"),
-                "steps": self.run.steps,
-                "seed": self.run.seed,
-                "sample_interval": self.run.sample_interval,
-                "frame_interval": self.run.frame_interval,
-                "checkpoint_interval": self.run.checkpoint_interval,
-                "integrator": self.run.integrator,
-                "equilibration": ("auto" if self.run.equilibration is None
-                                  else format_quantity(self.run.equilibration, "time")),
-            },
-        }
-
-
-# --- reading -------------------------------------------------------------------------------
-
-class _Reader:
-    """Walks a parsed YAML tree, remembering the key path for error messages."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, key: str, message: str):
-        raise ScenarioError(self.source, key, message)
-
-    def mapping(self, value, key: str, allowed: set[str], required: set[str] = frozenset()):
-        if not isinstance(value, dict):
-            self.fail(key, f"must be a mapping with keys {sorted(allowed)}, "
-                           f"got {type(value).__name__} {brief(value)}")
-        for k in value:
-            if k not in allowed:
-                self.fail(_join(key, k), f"unknown key; accepted here: {', '.join(sorted(allowed))}")
-        for k in sorted(required):
-            if k not in value:
-                self.fail(_join(key, k), "is required")
-        return value
-
-    def quantity(self, value, key: str, dimension: str, minimum: float | None = None,
-                 strict: bool = True) -> float:
-        try:
-            q = parse_quantity(value, dimension)
-        except UnitError as err:
-            self.fail(key, str(err))
-        if minimum is not None and (q <= minimum if strict else q < minimum):
-            rel = ">" if strict else ">="
-            self.fail(key, f"must be {rel} {display_quantity(minimum, dimension)}, "
-                           f"got {_text(value)}")
-        return q
-
-    def number(self, value, key: str, minimum: float | None = None, strict: bool = True,
-               integer: bool = False) -> float:
-        kind = "an integer" if integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                integer and not isinstance(value, int)):
-            self.fail(key, f"must be {kind} (no unit), got {brief(value)}")
-        if not math.isfinite(value):
-            self.fail(key, f"must be finite, got {brief(value)}")
-        if minimum is not None and (value <= minimum if strict else value < minimum):
-            self.fail(key, f"must be {'>' if strict else '>='} {minimum}, got {brief(value)}")
-        return value
-
-    def choice(self, value, key: str, options) -> str:
-        if value not in options:
-            self.fail(key, f"must be one of {', '.join(options)}, got {brief(value)}")
-        return value
-
-    def steps_or_time(self, value, key: str, dt: float) -> int:
-        """An interval given as a step count (integer) or a time ('20 ps')."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            if value < 1:
-                self.fail(key, f"must be >= 1 step, got {brief(value)}")
-            if value > MAX_STEPS:
-                self.fail(key, f"must be at most {MAX_STEPS:.0e} steps, got {brief(value)}")
-            return value
-        t = self.quantity(value, key, "time", minimum=0.0)
-        ratio = t / dt
-        if not ratio <= MAX_STEPS:  # also inf: 1e300 ns in steps of 1e-300 ps
-            self.fail(key, f"{_text(value)} is more than {MAX_STEPS:.0e} time steps of "
-                           f"{display_quantity(dt, 'time')}")
-        n = int(round(ratio))
-        if n < 1 or abs(n * dt - t) > 1e-6 * t:
-            self.fail(key, f"{_text(value)} is not a whole number of time steps of "
-                           f"{display_quantity(dt, 'time')}")
-        return n
+        """The resolved scenario, every default filled in, units written out (in the order
+        and units of ``SCENARIO``); :func:`parse_scenario` reads it back to an equal one."""
+        return write(SCENARIO, self)
 
 
 def default_species_table() -> dict[str, dict]:
@@ -365,332 +259,180 @@ def _diffusion_at(entry: dict, temperature: float) -> float:
     return d25 + (d37 - d25) * (temperature - 298.15) / 12.0
 
 
-TOP_KEYS = {"name", "description", "temperature", "solvent", "species", "box", "compartments",
-            "membranes", "electrostatics", "interactions", "observables", "run"}
+# --- readers of values with an unusual shape (Field.read) -----------------------------------
+# Each is read(reader, field, value, key, values, ctx): `key` is the value's key path,
+# `values` what its section read so far, `ctx` what the levels above read (the top level's
+# temperature, box, species; `siblings`, the list entries before this one; `source`).
+
+def _file_stem(values: dict, ctx: dict) -> str:
+    """The default name: the file's stem, made plain."""
+    stem = re.sub(r"[^A-Za-z0-9._+-]", "_", Path(ctx["source"]).stem).lstrip(".")[:MAX_NAME]
+    return stem or "scenario"
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file. Raises ScenarioError naming file and key."""
-    source = str(path)
-    return parse_scenario(load_yaml(path, source), source)
-
-
-def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
-    """Validate an already-parsed YAML tree (see load_scenario)."""
-    r = _Reader(source)
-    if not isinstance(raw, dict):
-        r.fail("", f"must be a YAML mapping of {sorted(TOP_KEYS)}, got {type(raw).__name__}")
-    r.mapping(raw, "", TOP_KEYS, required={"temperature", "box", "compartments", "run"})
-
-    name = _read_name(r, raw, source)
-    description = _read_description(r, raw.get("description", ""))
-    temperature = r.quantity(raw["temperature"], "temperature", "temperature", minimum=0.0)
-    if not T_MIN <= temperature <= T_MAX:
-        r.fail("temperature", f"must be between {T_MIN:g} K and {T_MAX:g} K (0-100 C, where "
-                              f"the water permittivity fit of Malmberg & Maryott holds and the "
-                              f"species' diffusion coefficients, interpolated from 25 C and "
-                              f"37 C, stay positive), got {_text(raw['temperature'])}")
-    solvent = r.mapping(raw.get("solvent", {}), "solvent", {"permittivity"})
-    eps_w = r.number(solvent.get("permittivity", _water_permittivity(temperature)),
-                     "solvent.permittivity", minimum=0.0)
-
-    species_by_name = _read_species(r, raw.get("species", {}) or {}, temperature)
-
-    box = r.mapping(raw["box"], "box", {"lateral"}, required={"lateral"})
-    lateral = box["lateral"]
-    if isinstance(lateral, list):
-        if len(lateral) != 2:
-            r.fail("box.lateral", f"must be one length or a list of two (x, y), "
-                                  f"got {brief(lateral)}")
-        box_xy = tuple(_read_size(r, v, f"box.lateral[{i}]", MAX_LATERAL, "box edge")
-                       for i, v in enumerate(lateral))
-    else:
-        side = _read_size(r, lateral, "box.lateral", MAX_LATERAL, "box edge")
-        box_xy = (side, side)
-
-    compartments = _read_compartments(r, raw["compartments"], species_by_name)
-    membranes = _read_membranes(r, raw.get("membranes", []) or [], box_xy, species_by_name,
-                                 temperature)
-    if len(membranes) == 1:
-        r.fail("membranes", "one membrane in a periodic box faces the same compartment on both "
-                            "sides; use 0 (bulk electrolyte) or 2 or more membranes")
-    n_comp_needed = max(1, len(membranes))
-    if len(compartments) != n_comp_needed:
-        r.fail("compartments", f"{len(membranes)} membranes need {n_comp_needed} compartment(s) "
-                               f"(periodic z: compartment k lies before membrane k), "
-                               f"got {len(compartments)}")
-
-    electrostatics = _read_electrostatics(r, raw.get("electrostatics", "ewald"))
-    inter = r.mapping(raw.get("interactions", {}) or {}, "interactions", {"wca_epsilon"})
-    wca_eps = _read_energy(r, inter.get("wca_epsilon", "1 kT"), "interactions.wca_epsilon",
-                           temperature)
-    obs = r.mapping(raw.get("observables", {}) or {}, "observables", {"profile_bin_width"})
-    bin_width = r.quantity(obs.get("profile_bin_width", "0.25 nm"),
-                           "observables.profile_bin_width", "length", minimum=0.0)
-    lz = sum(c.depth for c in compartments) + sum(m.thickness for m in membranes)
-    if lz > MAX_BOX_Z:
-        r.fail("compartments", f"the box is {lz:g} nm along z (compartment depths plus "
-                               f"membrane thicknesses), more than the {MAX_BOX_Z:g} nm "
-                               f"accepted; make the compartments shallower")
-    if lz / bin_width > MAX_PROFILE_BINS:
-        r.fail("observables.profile_bin_width", f"{lz:g} nm of box in bins of "
-                                                f"{bin_width:g} nm is {lz / bin_width:.3g} "
-                                                f"bins, more than {MAX_PROFILE_BINS}; use "
-                                                f"bins of at least "
-                                                f"{lz / MAX_PROFILE_BINS:.3g} nm")
-    es = electrostatics
-    if es.cutoff is not None and es.cutoff > 0.5 * min(box_xy + (lz,)):
-        r.fail("electrostatics.cutoff", f"{es.cutoff:g} nm exceeds half the smallest box "
-                                        f"edge, {0.5 * min(box_xy + (lz,)):g} nm")
-    run = _read_run(r, raw["run"])
-    if run.integrator == "leimkuhler-matthews" and any(
-            ch.barriers for m in membranes for ch in m.channels):
-        r.fail("run.integrator", "channel barriers need 'integrator: euler-maruyama': the "
-                                 "Metropolis test at a pore mouth is exact only with "
-                                 "uncorrelated noise, and Leimkuhler-Matthews correlates "
-                                 "successive steps (it biases the pore's occupancy)")
-
-    used = {n for c in compartments for n, _ in c.concentrations}
-    used |= {n for m in membranes for ch in m.channels for n in ch.permeant}
-    used |= {m.counterion for m in membranes if m.counterion}
-    species = tuple(species_by_name[n] for n in species_by_name if n in used)
-    for sp in species:
-        if not sp.diffusion > 0:  # a table entry whose interpolation fails at this T
-            r.fail("temperature", f"at {temperature:g} K the diffusion coefficient of "
-                                  f"{sp.name} interpolated from species.yaml is "
-                                  f"{sp.diffusion:.3g} nm^2/ps, not > 0; give "
-                                  f"species.{sp.name}.diffusion")
-    if not any(c > 0 for comp in compartments for _, c in comp.concentrations) and \
-            not any(m.surface_charge for m in membranes):
-        r.fail("compartments", "every concentration is 0: a run needs ions (the currents, "
-                               "the membrane potential and every observable are theirs; with "
-                               "electrostatics: ewald at least two charged ones)")
-
-    scenario = Scenario(
-        name=name,
-        description=description,
-        temperature=temperature, solvent_permittivity=float(eps_w), species=species,
-        box_xy=box_xy, compartments=compartments, membranes=membranes,
-        electrostatics=electrostatics, run=run, wca_epsilon=wca_eps,
-        profile_bin_width=bin_width, source=source)
-    _check_electroneutral(r, scenario)
-    return scenario
-
-
-def _read_name(r: _Reader, raw: dict, source: str) -> str:
-    """The scenario's name: a plain name, since runs/<name> is the default run directory
-    (a '/' or '..' would put it elsewhere). Without one, the file's stem, made plain."""
-    if "name" not in raw:
-        stem = re.sub(r"[^A-Za-z0-9._+-]", "_", Path(source).stem).lstrip(".")[:MAX_NAME]
-        return stem or "scenario"
-    name = raw["name"]
+def _read_name(r: Reader, f: Field, name, key: str, values, ctx) -> str:
+    """A plain name, since runs/<name> is the default run directory (a '/' or '..' would
+    put it elsewhere)."""
     if isinstance(name, int) and not isinstance(name, bool):
         name = str(name)  # `name: 2024` reads as a number
     if not isinstance(name, str):
-        r.fail("name", f"must be a plain name (letters, digits, '._+-'), got "
-                       f"{type(name).__name__} {brief(name)}")
+        r.fail(key, f"must be a plain name (letters, digits, '._+-'), got "
+                    f"{type(name).__name__} {brief(name)}")
     if len(name) > MAX_NAME or not _PLAIN_NAME.fullmatch(name):
-        r.fail("name", f"must be a plain name: ASCII letters, digits and '._+-', at most "
-                       f"{MAX_NAME} characters, not starting with '.' (it names the run "
-                       f"directory runs/<name>), got {brief(name)}")
+        r.fail(key, f"must be a plain name: ASCII letters, digits and '._+-', at most "
+                    f"{MAX_NAME} characters, not starting with '.' (it names the run "
+                    f"directory runs/<name>), got {brief(name)}")
     return name
 
 
-def _read_description(r: _Reader, value) -> str:
+def _read_description(r: Reader, f: Field, value, key: str, values, ctx) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        r.fail("description", f"must be text, got {type(value).__name__} {brief(value)}")
+        r.fail(key, f"must be text, got {type(value).__name__} {brief(value)}")
     if len(value) > MAX_DESCRIPTION:
-        r.fail("description", f"is {len(value)} characters long, more than the "
-                              f"{MAX_DESCRIPTION} accepted (put long notes in YAML comments)")
+        r.fail(key, f"is {len(value)} characters long, more than the {MAX_DESCRIPTION} "
+                    f"accepted (put long notes in YAML comments)")
     return value.strip()
 
 
-def _read_size(r: _Reader, value, key: str, maximum: float, what: str) -> float:
-    """A length > 0 nm and at most `maximum` nm."""
-    q = r.quantity(value, key, "length", minimum=0.0)
-    if q > maximum:
-        r.fail(key, f"a {what} of {_text(value)} is more than the {maximum:g} nm accepted "
-                    f"(the memory and time a run takes grow with the box)")
-    return q
-
-
-def _water_permittivity(temperature: float) -> float:
-    """Relative permittivity of water, Malmberg & Maryott (1956) fit, T in K."""
-    t = temperature - 273.15
-    return 87.740 - 0.40008 * t + 9.398e-4 * t**2 - 1.410e-6 * t**3
-
-
-def _read_energy(r: _Reader, value, key: str, temperature: float,
-                 allow_negative: bool = False) -> float:
-    """An energy in kJ/mol, kcal/mol or multiples of kT ('1 kT', '-3 kT')."""
-    if isinstance(value, str) and value.strip().endswith("kT"):
-        number = value.strip()[:-2].strip() or "1"
-        try:
-            if len(number) > units.MAX_QUANTITY_CHARS:
-                raise ValueError(number)
-            energy = float(number) * units.kT(temperature)
-        except ValueError:
-            energy = math.nan
-        if not math.isfinite(energy):  # float() also reads 'nan' and 'inf'
-            r.fail(key, f"cannot read {brief(value)}: write e.g. '1 kT' or '2.5 kJ/mol'")
-        if energy < 0 and not allow_negative:
-            r.fail(key, f"must be >= 0, got {_text(value)}")
-        return energy
-    return r.quantity(value, key, "energy", minimum=None if allow_negative else 0.0,
-                      strict=False)
-
-
-def _read_species(r: _Reader, overrides, temperature: float) -> dict[str, Species]:
-    table = default_species_table()
+def _read_species(r: Reader, f: Field, overrides, key: str, values, ctx) -> dict[str, Species]:
+    """The shipped table at the scenario's temperature, with `overrides` (name -> fields)
+    changing or adding entries; a new species needs every field."""
+    section = f.item.section
     result: dict[str, Species] = {}
-    for name, entry in table.items():
+    for name, entry in default_species_table().items():
         result[name] = Species(name, int(entry["valence"]),
                                parse_quantity(entry["diameter"], "length"),
-                               _diffusion_at(entry, temperature))
+                               _diffusion_at(entry, ctx["temperature"]))
     if not isinstance(overrides, dict):
-        r.fail("species", f"must be a mapping of species name to fields, got {brief(overrides)}")
+        r.fail(key, f"must be a mapping of species name to fields, got {brief(overrides)}")
     if len(overrides) > MAX_SPECIES:
-        r.fail("species", f"{len(overrides)} species; at most {MAX_SPECIES} are accepted")
+        r.fail(key, f"{len(overrides)} species; at most {MAX_SPECIES} are accepted")
     for name, entry in overrides.items():
-        key = _join("species", name)
+        skey = _join(key, name)
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_SPECIES_NAME \
                 or not name.isprintable():
-            r.fail(key, f"a species name must be text of at most {MAX_SPECIES_NAME} "
-                        f"printable characters, e.g. K+, got {brief(name)}")
-        base = result.get(name)
-        required = set() if base else {"valence", "diameter", "diffusion"}
-        r.mapping(entry, key, {"valence", "diameter", "diffusion"}, required=required)
-        valence = r.number(entry["valence"], f"{key}.valence", integer=True) \
-            if "valence" in entry else base.valence
-        if valence == 0 or abs(valence) > MAX_VALENCE:
-            r.fail(f"{key}.valence", f"must be a non-zero integer charge (in e) from "
-                                     f"-{MAX_VALENCE} to {MAX_VALENCE}, got {brief(valence)}")
-        diameter = r.quantity(entry["diameter"], f"{key}.diameter", "length", minimum=0.0) \
-            if "diameter" in entry else base.diameter
-        diffusion = r.quantity(entry["diffusion"], f"{key}.diffusion", "diffusion",
-                               minimum=0.0) if "diffusion" in entry else base.diffusion
-        result[name] = Species(name, int(valence), diameter, diffusion)
+            r.fail(skey, f"a species name must be text of at most {MAX_SPECIES_NAME} "
+                         f"printable characters, e.g. K+, got {brief(name)}")
+        known = result.get(name)
+        base = None if known is None else {g.key: getattr(known, g.attr) for g in section.fields}
+        given = r.section(section, entry, skey, ctx, base=base,
+                          required=frozenset() if known else None)
+        result[name] = Species(name, **attributes(section, given))
     return result
 
 
-def _known_species(r: _Reader, name, key: str, species: dict[str, Species]) -> str:
+def _known_species(r: Reader, name, key: str, species: dict[str, Species]) -> str:
     if not isinstance(name, str) or name not in species:
         r.fail(key, f"unknown species {brief(name)}; known: {', '.join(species)} "
                     f"(define new ones under 'species:' with valence, diameter, diffusion)")
     return name
 
 
-def _read_compartments(r: _Reader, raw, species) -> tuple[Compartment, ...]:
-    if not isinstance(raw, list) or not raw:
-        r.fail("compartments", "must be a non-empty list of compartments "
-                               "(name, depth, concentrations)")
-    if len(raw) > MAX_MEMBRANES:
-        r.fail("compartments", f"{len(raw)} compartments; at most {MAX_MEMBRANES} are accepted")
-    result, names = [], set()
-    for i, entry in enumerate(raw):
-        key = f"compartments[{i}]"
-        r.mapping(entry, key, {"name", "depth", "concentrations"},
-                  required={"depth", "concentrations"})
-        name = entry.get("name", f"compartment{i}")
-        if isinstance(name, int) and not isinstance(name, bool):
-            name = str(name)
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME \
-                or not name.isprintable():
-            r.fail(f"{key}.name", f"must be a name of at most {MAX_NAME} printable "
-                                  f"characters, got {brief(name)}")
-        if name in names:
-            r.fail(f"{key}.name", f"duplicate compartment name {name!r}")
-        names.add(name)
-        depth = _read_size(r, entry["depth"], f"{key}.depth", MAX_COMPARTMENT_DEPTH,
-                           "compartment depth")
-        conc = entry["concentrations"]
-        if not isinstance(conc, dict) or not conc:
-            r.fail(f"{key}.concentrations", "must map species names to concentrations, "
-                                            "e.g. {K+: 150 mM, A-: 150 mM}")
-        pairs = []
-        for sname, value in conc.items():
-            ckey = _join(f"{key}.concentrations", sname)
-            _known_species(r, sname, ckey, species)
-            c = r.quantity(value, ckey, "concentration", minimum=0.0, strict=False)
-            if c > MAX_CONCENTRATION:
-                r.fail(ckey, f"{_text(value)} is more than the 100 M accepted (pure water "
-                             f"is 55 M)")
-            pairs.append((sname, c))
-        result.append(Compartment(name, depth, tuple(pairs)))
-    return tuple(result)
+def _read_species_name(r: Reader, f: Field, name, key: str, values, ctx) -> str:
+    return _known_species(r, name, key, ctx["species"])
 
 
-def _read_membranes(r: _Reader, raw, box_xy, species, temperature) -> tuple[Membrane, ...]:
+def _check_species_key(r: Reader, name, key: str, values, ctx):
+    _known_species(r, name, key, ctx["species"])
+
+
+def _read_lateral(r: Reader, f: Field, lateral, key: str, values, ctx) -> tuple[float, float]:
+    """(Lx, Ly) nm from one length (a square) or a list of two."""
+    if isinstance(lateral, list):
+        if len(lateral) != 2:
+            r.fail(key, f"must be one length or a list of two (x, y), got {brief(lateral)}")
+        return tuple(r.value(f.item, v, f"{key}[{i}]", values, ctx)
+                     for i, v in enumerate(lateral))
+    side = r.value(f.item, lateral, key, values, ctx)
+    return (side, side)
+
+
+def _read_compartment_name(r: Reader, f: Field, name, key: str, values, ctx) -> str:
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME \
+            or not name.isprintable():
+        r.fail(key, f"must be a name of at most {MAX_NAME} printable characters, "
+                    f"got {brief(name)}")
+    return name
+
+
+def _read_channels(r: Reader, f: Field, raw, key: str, values, ctx) -> tuple[Channel, ...]:
+    """A membrane's channel entries, each one pore or a grid of `count`."""
     if not isinstance(raw, list):
-        r.fail("membranes", f"must be a list of membranes, got {type(raw).__name__}")
-    if len(raw) > MAX_MEMBRANES:
-        r.fail("membranes", f"{len(raw)} membranes; at most {MAX_MEMBRANES} are accepted")
-    result = []
-    for i, entry in enumerate(raw):
-        key = f"membranes[{i}]"
-        r.mapping(entry, key, {"thickness", "permittivity", "channels", "surface_charge",
-                               "counterion"}, required={"thickness"})
-        thickness = _read_size(r, entry["thickness"], f"{key}.thickness", MAX_THICKNESS,
-                               "membrane thickness")
-        eps_m = r.number(entry.get("permittivity", 2.0), f"{key}.permittivity", minimum=0.0)
-        sigma = r.quantity(entry.get("surface_charge", "0 e/nm^2"), f"{key}.surface_charge",
-                           "surface_charge")
-        if abs(sigma) > MAX_SURFACE_CHARGE:
-            r.fail(f"{key}.surface_charge", f"|{sigma:g}| e/nm^2 is more than the "
-                                            f"{MAX_SURFACE_CHARGE:g} e/nm^2 accepted (one "
-                                            f"charge per 0.5 nm^2 of membrane)")
-        counterion, sigma = _read_counterion(r, entry, key, sigma, box_xy, species)
-        channels = []
-        raw_channels = entry.get("channels", []) or []
-        if not isinstance(raw_channels, list):
-            r.fail(f"{key}.channels", "must be a list of channels")
-        for j, ch in enumerate(raw_channels):
-            room = MAX_CHANNELS_PER_MEMBRANE - len(channels)
-            channels.extend(_read_channels(r, ch, f"{key}.channels[{j}]", box_xy, species,
-                                           temperature, room))
-            if len(channels) > MAX_CHANNELS_PER_MEMBRANE:
-                r.fail(f"{key}.channels", f"more than {MAX_CHANNELS_PER_MEMBRANE} channels in "
-                                          f"one membrane; use fewer")
-        _check_channel_overlap(r, channels, f"{key}.channels", box_xy)
-        if len(channels) + sum(len(m.channels) for m in result) > MAX_CHANNELS:
-            r.fail(f"{key}.channels", f"more than {MAX_CHANNELS} channels in all membranes; "
-                                      f"use fewer")
-        result.append(Membrane(thickness, float(eps_m), tuple(channels), sigma, counterion))
-    return tuple(result)
+        r.fail(key, "must be a list of channels")
+    channels: list[Channel] = []
+    sub = dict(ctx, siblings=channels)  # the `count` rule sees how many are placed already
+    for j, entry in enumerate(raw):
+        channels.extend(r.value(f.item, entry, f"{key}[{j}]", values, sub))
+        if len(channels) > MAX_CHANNELS_PER_MEMBRANE:
+            r.fail(key, f"more than {MAX_CHANNELS_PER_MEMBRANE} channels in one membrane; "
+                        f"use fewer")
+    return tuple(channels)
 
 
-SURFACE_CHARGE_ROUNDING = 5e-3  # relative: a face's charge may be moved this far to whole e
+def _read_position(r: Reader, f: Field, pos, key: str, values, ctx) -> tuple[float, float]:
+    """(x, y) nm inside the box: each in [0, box edge)."""
+    if not isinstance(pos, list) or len(pos) != 2:
+        r.fail(key, f"must be [x, y] with units, got {brief(pos)}")
+    xy = []
+    for k, (v, lim) in enumerate(zip(pos, ctx["box"]["lateral"])):
+        q = r.value(f.item, v, f"{key}[{k}]", values, ctx)
+        if q >= lim:
+            r.fail(f"{key}[{k}]", f"{_text(v)} is outside the box: must be in "
+                                  f"[0 nm, {lim:g} nm)")
+        xy.append(q)
+    return tuple(xy)
 
 
-def _read_counterion(r: _Reader, entry, key, sigma, box_xy, species):
-    """(counter-ion species, surface charge in e/nm^2) of a membrane: a face must carry a
-    whole number of counter-ion charges. A value within SURFACE_CHARGE_ROUNDING of that
-    (e.g. 0.01 C/m^2 written for 0.0625 e/nm^2) is moved onto it; farther is refused."""
-    if sigma == 0.0:
-        if "counterion" in entry:
-            r.fail(f"{key}.counterion", "given without a surface_charge")
-        return None, sigma
-    if "counterion" not in entry:
-        r.fail(f"{key}.counterion", "is required with a surface_charge: the species added "
-                                    "to each facing compartment to balance it, e.g. K+")
-    name = _known_species(r, entry["counterion"], f"{key}.counterion", species)
-    valence = species[name].valence
-    per_face = -sigma * box_xy[0] * box_xy[1] / valence
-    if per_face <= 0:
-        r.fail(f"{key}.counterion", f"{name} (valence {valence:+d}) has the sign of the "
-                                    f"surface charge {sigma:+g} e/nm^2; a counter-ion has "
-                                    f"the opposite sign")
-    area = box_xy[0] * box_xy[1]
-    whole = round(per_face)
-    if whole < 1 or abs(per_face - whole) > SURFACE_CHARGE_ROUNDING * whole:
-        near = sorted({max(1, math.floor(per_face)), max(1, math.ceil(per_face))})
-        options = " or ".join(f"{-n * valence / area:.6g} e/nm^2 ({n} per face)" for n in near)
-        r.fail(f"{key}.surface_charge", f"{sigma:g} e/nm^2 x {area:g} nm^2 is "
-                                        f"{per_face:.6g} {name} per face, not a whole "
-                                        f"number; use e.g. {options}")
-    return name, -whole * valence / area
+def _read_permeant(r: Reader, f: Field, permeant, key: str, values, ctx) -> list[str]:
+    if isinstance(permeant, str):
+        permeant = [permeant]
+    if not isinstance(permeant, list):
+        r.fail(key, "must be a list of species names, e.g. [K+]")
+    for k, name in enumerate(permeant):
+        _known_species(r, name, f"{key}[{k}]", ctx["species"])
+    return permeant
+
+
+def _check_barrier_key(r: Reader, name, key: str, values, ctx):
+    permeant = values["permeant"]
+    if name not in permeant:
+        r.fail(key, f"barrier for {brief(name)}, which is not in permeant {brief(permeant)}")
+
+
+def _read_alpha(r: Reader, f: Field, given, key: str, values, ctx) -> float:
+    """The Ewald splitting parameter, nm^-1 (not a dimension of sim.units)."""
+    if isinstance(given, bool) or not isinstance(given, (str, int, float)) or \
+            len(str(given)) > units.MAX_QUANTITY_CHARS:
+        r.fail(key, f"must be an inverse length like '1.2 nm^-1', got {brief(given)}")
+    number = str(given).replace("nm^-1", "").replace("/nm", "").strip()
+    try:
+        alpha = float(number)
+    except ValueError:
+        r.fail(key, f"must be an inverse length like '1.2 nm^-1', got {brief(given)}")
+    if not str(given).strip().endswith(("nm^-1", "/nm")):
+        r.fail(key, f"missing unit: write '{number} nm^-1'")
+    if not (alpha > 0 and math.isfinite(alpha)):
+        r.fail(key, f"must be > 0 nm^-1 and finite, got {_text(given)}")
+    return alpha
+
+
+def _read_mesh(r: Reader, f: Field, given, key: str, values, ctx) -> tuple[int, int, int]:
+    m = [given, given, given] if isinstance(given, int) else given
+    if not (isinstance(m, list) and len(m) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 4 <= v <= MAX_MESH for v in m)):
+        r.fail(key, f"must be an integer from 4 to {MAX_MESH} or a list of three, "
+                    f"got {brief(given)}")
+    return tuple(m)
+
+
+def _size_limit(maximum: float, what: str) -> Limit:
+    """At most `maximum` nm, with the message that says why sizes are bounded."""
+    return Limit(f"a {what} of {{text}} is more than the {maximum:g} nm accepted (the "
+                 f"memory and time a run takes grow with the box)", hi=maximum)
 
 
 def grid_positions(count: int, box_xy) -> list[tuple[float, float]]:
@@ -703,62 +445,7 @@ def grid_positions(count: int, box_xy) -> list[tuple[float, float]]:
     return [((ix + 0.5) * lx / nx, (iy + 0.5) * ly / ny) for iy in range(ny) for ix in range(nx)]
 
 
-def _read_channels(r: _Reader, entry, key, box_xy, species, temperature,
-                   room: int = MAX_CHANNELS_PER_MEMBRANE) -> list[Channel]:
-    """The channel(s) of one entry: one at `position`, or `count` on a grid; `room` is how
-    many more the membrane may take (MAX_CHANNELS_PER_MEMBRANE in all)."""
-    r.mapping(entry, key, {"position", "count", "radius", "permeant", "barriers"},
-              required={"radius", "permeant"})
-    if ("position" in entry) == ("count" in entry):
-        r.fail(key, "give exactly one of 'position: [x, y]' or 'count: N' (laid on a grid)")
-    radius = r.quantity(entry["radius"], f"{key}.radius", "length", minimum=0.0)
-    if 2 * radius >= min(box_xy):
-        r.fail(f"{key}.radius", f"channel diameter {2 * radius:g} nm must be smaller than the "
-                                f"box's lateral size {min(box_xy):g} nm")
-    permeant = entry["permeant"]
-    if isinstance(permeant, str):
-        permeant = [permeant]
-    if not isinstance(permeant, list):
-        r.fail(f"{key}.permeant", "must be a list of species names, e.g. [K+]")
-    for k, name in enumerate(permeant):
-        _known_species(r, name, f"{key}.permeant[{k}]", species)
-    barriers = entry.get("barriers", {}) or {}
-    if not isinstance(barriers, dict):
-        r.fail(f"{key}.barriers", "must map permeant species to energies, e.g. {Na+: 2 kT}")
-    barrier_pairs = []
-    for name, value in barriers.items():
-        bkey = _join(f"{key}.barriers", name)
-        if name not in permeant:
-            r.fail(bkey, f"barrier for {brief(name)}, which is not in permeant "
-                         f"{brief(permeant)}")
-        energy = _read_energy(r, value, bkey, temperature, allow_negative=True)
-        if abs(energy) > MAX_BARRIER_KT * units.kT(temperature):
-            r.fail(bkey, f"{_text(value)} is beyond +-{MAX_BARRIER_KT:g} kT (a barrier that "
-                         f"high is never crossed, a well that deep never left)")
-        barrier_pairs.append((name, energy))
-    if "position" in entry:
-        pos = entry["position"]
-        if not isinstance(pos, list) or len(pos) != 2:
-            r.fail(f"{key}.position", f"must be [x, y] with units, got {brief(pos)}")
-        xy = []
-        for k, (v, lim) in enumerate(zip(pos, box_xy)):
-            q = r.quantity(v, f"{key}.position[{k}]", "length", minimum=0.0, strict=False)
-            if q >= lim:
-                r.fail(f"{key}.position[{k}]", f"{_text(v)} is outside the box: must be in "
-                                               f"[0 nm, {lim:g} nm)")
-            xy.append(q)
-        positions = [tuple(xy)]
-    else:
-        count = r.number(entry["count"], f"{key}.count", minimum=0, integer=True)
-        if count > room:
-            r.fail(f"{key}.count", f"{count} channels; a membrane takes at most "
-                                   f"{MAX_CHANNELS_PER_MEMBRANE} (every ion in a membrane "
-                                   f"looks at each of its pores every step)")
-        positions = grid_positions(count, box_xy)
-    return [Channel(x, y, radius, tuple(permeant), tuple(barrier_pairs)) for x, y in positions]
-
-
-def _check_channel_overlap(r: _Reader, channels, key, box_xy):
+def _check_channel_overlap(r: Reader, channels, key, box_xy):
     """Refuse two pores of one membrane that overlap (periodic minimum image in x, y).
 
     A hash grid, so that 1e4 pores are checked in milliseconds rather than the 5e7 pair
@@ -809,99 +496,526 @@ def _cell_span(centre: float, radius: float, width: float, n: int) -> list[int]:
     return sorted({i % n for i in range(lo, hi + 1)})
 
 
-def _read_electrostatics(r: _Reader, raw) -> Electrostatics:
-    key = "electrostatics"
-    if raw is False:  # YAML reads a bare `off` as False
-        raw = "off"
-    if isinstance(raw, str):
-        return Electrostatics(method=r.choice(raw, key, ELECTROSTATICS_METHODS))
-    r.mapping(raw, key, {"method", "force_error", "alpha", "cutoff", "mesh", "order"})
-    method = raw.get("method", "ewald")
-    method = "off" if method is False else method
-    r.choice(method, f"{key}.method", ELECTROSTATICS_METHODS)
-    force_error = r.number(raw.get("force_error", 1e-3), f"{key}.force_error", minimum=0.0)
-    if force_error >= 1:
-        r.fail(f"{key}.force_error", f"is a relative RMS force error: must be < 1, got {force_error}")
-    alpha = None
-    if "alpha" in raw:
-        given = raw["alpha"]
-        if isinstance(given, bool) or not isinstance(given, (str, int, float)) or \
-                len(str(given)) > units.MAX_QUANTITY_CHARS:
-            r.fail(f"{key}.alpha", f"must be an inverse length like '1.2 nm^-1', "
-                                   f"got {brief(given)}")
-        text = str(given).replace("nm^-1", "").replace("/nm", "").strip()
-        try:
-            alpha = float(text)
-        except ValueError:
-            r.fail(f"{key}.alpha", f"must be an inverse length like '1.2 nm^-1', "
-                                   f"got {brief(given)}")
-        if not str(given).strip().endswith(("nm^-1", "/nm")):
-            r.fail(f"{key}.alpha", f"missing unit: write '{text} nm^-1'")
-        if not (alpha > 0 and math.isfinite(alpha)):
-            r.fail(f"{key}.alpha", f"must be > 0 nm^-1 and finite, got {_text(given)}")
-    cutoff = r.quantity(raw["cutoff"], f"{key}.cutoff", "length", minimum=0.0) \
-        if "cutoff" in raw else None
-    mesh = None
-    if "mesh" in raw:
-        m = raw["mesh"]
-        if isinstance(m, int):
-            m = [m, m, m]
-        if not (isinstance(m, list) and len(m) == 3 and all(
-                isinstance(v, int) and not isinstance(v, bool) and 4 <= v <= MAX_MESH
-                for v in m)):
-            r.fail(f"{key}.mesh", f"must be an integer from 4 to {MAX_MESH} or a list of "
-                                  f"three, got {brief(raw['mesh'])}")
-        mesh = tuple(m)
-    order = None
-    if "order" in raw:
-        order = r.number(raw["order"], f"{key}.order", integer=True, minimum=3, strict=False)
-        if order > 8:
-            r.fail(f"{key}.order", f"B-spline order must be between 3 and 8, got {order}")
-    return Electrostatics(method, float(force_error), alpha, cutoff, mesh, order)
+# --- rules across keys (Rule.check) ---------------------------------------------------------
+# Each is check(reader, raw, values, key, ctx): `raw` the section as written, `values` what
+# it read so far, `key` its key path. The one-line rule each enforces is in SCENARIO below.
+
+def _box_z(values: dict) -> float:
+    """The box's z edge, nm: compartment depths plus membrane thicknesses."""
+    return sum(c.depth for c in values["compartments"]) + \
+        sum(m.thickness for m in values["membranes"])
 
 
-def _read_run(r: _Reader, raw) -> RunSettings:
-    key = "run"
-    r.mapping(raw, key, {"dt", "steps", "duration", "seed", "sample_interval", "frame_interval",
-                         "checkpoint_interval", "integrator", "equilibration"},
-              required={"dt", "seed"})
-    dt = r.quantity(raw["dt"], "run.dt", "time", minimum=0.0)
-    if ("steps" in raw) == ("duration" in raw):
-        r.fail(key, "give exactly one of 'steps: N' or 'duration: T' (e.g. '20 ns')")
-    if "steps" in raw:
-        steps = r.number(raw["steps"], "run.steps", minimum=0, integer=True)
-        if steps > MAX_STEPS:
-            r.fail("run.steps", f"must be at most {MAX_STEPS:.0e}, got {brief(steps)}")
-    else:
-        ratio = r.quantity(raw["duration"], "run.duration", "time", minimum=0.0) / dt
-        if not ratio <= MAX_STEPS:  # also inf: 1e300 ns in steps of 1e-300 ps
-            r.fail("run.duration", f"{_text(raw['duration'])} is more than {MAX_STEPS:.0e} "
-                                   f"steps of {display_quantity(dt, 'time')}")
-        steps = int(round(ratio))
-    seed = r.number(raw["seed"], "run.seed", minimum=0, strict=False, integer=True)
-    if seed >= 2**63:
-        r.fail("run.seed", f"must be < 2^63, got {brief(seed)}")
-    sample = r.steps_or_time(raw.get("sample_interval", 100), "run.sample_interval", dt)
-    frame = r.steps_or_time(raw.get("frame_interval", 10 * sample), "run.frame_interval", dt)
-    checkpoint = r.steps_or_time(raw.get("checkpoint_interval", max(frame, 100 * sample)),
-                                 "run.checkpoint_interval", dt)
-    if frame % sample or checkpoint % sample:
-        r.fail(key, f"frame_interval ({frame}) and checkpoint_interval ({checkpoint}) must be "
-                    f"multiples of sample_interval ({sample} steps)")
-    integrator = r.choice(raw.get("integrator", INTEGRATORS[0]), "run.integrator", INTEGRATORS)
-    equil = raw.get("equilibration", "auto")
-    equilibration = None if equil == "auto" else r.quantity(
-        equil, "run.equilibration", "time", minimum=0.0, strict=False)
-    return RunSettings(dt, int(steps), int(seed), sample, frame, checkpoint, integrator,
-                       equilibration)
+def _one_membrane(r: Reader, raw, values, key, ctx):
+    if len(values["membranes"]) == 1:
+        r.fail("membranes", "one membrane in a periodic box faces the same compartment on both "
+                            "sides; use 0 (bulk electrolyte) or 2 or more membranes")
 
 
-def _check_electroneutral(r: _Reader, scenario: Scenario):
+def _compartments_for_membranes(r: Reader, raw, values, key, ctx):
+    membranes, compartments = values["membranes"], values["compartments"]
+    needed = max(1, len(membranes))
+    if len(compartments) != needed:
+        r.fail("compartments", f"{len(membranes)} membranes need {needed} compartment(s) "
+                               f"(periodic z: compartment k lies before membrane k), "
+                               f"got {len(compartments)}")
+
+
+def _box_z_limit(r: Reader, raw, values, key, ctx):
+    lz = _box_z(values)
+    if lz > MAX_BOX_Z:
+        r.fail("compartments", f"the box is {lz:g} nm along z (compartment depths plus "
+                               f"membrane thicknesses), more than the {MAX_BOX_Z:g} nm "
+                               f"accepted; make the compartments shallower")
+
+
+def _profile_bins(r: Reader, raw, values, key, ctx):
+    lz, bin_width = _box_z(values), values["observables"]["profile_bin_width"]
+    if lz / bin_width > MAX_PROFILE_BINS:
+        r.fail("observables.profile_bin_width", f"{lz:g} nm of box in bins of "
+                                                f"{bin_width:g} nm is {lz / bin_width:.3g} "
+                                                f"bins, more than {MAX_PROFILE_BINS}; use "
+                                                f"bins of at least "
+                                                f"{lz / MAX_PROFILE_BINS:.3g} nm")
+
+
+def _cutoff_in_box(r: Reader, raw, values, key, ctx):
+    es, edges = values["electrostatics"], values["box"]["lateral"] + (_box_z(values),)
+    if es.cutoff is not None and es.cutoff > 0.5 * min(edges):
+        r.fail("electrostatics.cutoff", f"{es.cutoff:g} nm exceeds half the smallest box "
+                                        f"edge, {0.5 * min(edges):g} nm")
+
+
+def _barriers_need_em(r: Reader, raw, values, key, ctx):
+    if values["run"].integrator == "leimkuhler-matthews" and any(
+            ch.barriers for m in values["membranes"] for ch in m.channels):
+        r.fail("run.integrator", "channel barriers need 'integrator: euler-maruyama': the "
+                                 "Metropolis test at a pore mouth is exact only with "
+                                 "uncorrelated noise, and Leimkuhler-Matthews correlates "
+                                 "successive steps (it biases the pore's occupancy)")
+
+
+def _used_species(values: dict) -> set[str]:
+    """The species a scenario uses: in a concentration, a channel's permeant list, or as a
+    counter-ion. Only these are simulated and written back."""
+    used = {n for c in values["compartments"] for n, _ in c.concentrations}
+    used |= {n for m in values["membranes"] for ch in m.channels for n in ch.permeant}
+    used |= {m.counterion for m in values["membranes"] if m.counterion}
+    return used
+
+
+def _diffusion_positive(r: Reader, raw, values, key, ctx):
+    used, temperature = _used_species(values), values["temperature"]
+    for sp in values["species"].values():
+        if sp.name in used and not sp.diffusion > 0:  # the table's interpolation fails at T
+            r.fail("temperature", f"at {temperature:g} K the diffusion coefficient of "
+                                  f"{sp.name} interpolated from species.yaml is "
+                                  f"{sp.diffusion:.3g} nm^2/ps, not > 0; give "
+                                  f"species.{sp.name}.diffusion")
+
+
+def _needs_ions(r: Reader, raw, values, key, ctx):
+    if not any(c > 0 for comp in values["compartments"] for _, c in comp.concentrations) and \
+            not any(m.surface_charge for m in values["membranes"]):
+        r.fail("compartments", "every concentration is 0: a run needs ions (the currents, "
+                               "the membrane potential and every observable are theirs; with "
+                               "electrostatics: ewald at least two charged ones)")
+
+
+def _electroneutral(r: Reader, raw, values, key, ctx):
     """Each compartment's concentrations must carry zero net charge (1e-6 mM tolerance)."""
-    valence = {s.name: s.valence for s in scenario.species}
-    for i, comp in enumerate(scenario.compartments):
+    valence = {name: sp.valence for name, sp in values["species"].items()}
+    for i, comp in enumerate(values["compartments"]):
         excess = sum(valence[n] * c for n, c in comp.concentrations) * units.PER_NM3_TO_MM
         if abs(excess) > 1e-6:
             r.fail(f"compartments[{i}].concentrations",
                    f"compartment {comp.name!r} is not electroneutral: net charge "
                    f"{excess:+.6g} mM (sum of valence x concentration must be 0)")
+
+
+def _unique_compartment_name(r: Reader, raw, values, key, ctx):
+    name = values["name"]
+    if any(c.name == name for c in ctx["siblings"]):
+        r.fail(f"{key}.name", f"duplicate compartment name {name!r}")
+
+
+def _counterion_given(r: Reader, raw, values, key, ctx):
+    if values["surface_charge"] == 0.0:
+        if "counterion" in raw:
+            r.fail(f"{key}.counterion", "given without a surface_charge")
+    elif "counterion" not in raw:
+        r.fail(f"{key}.counterion", "is required with a surface_charge: the species added "
+                                    "to each facing compartment to balance it, e.g. K+")
+
+
+SURFACE_CHARGE_ROUNDING = 5e-3  # relative: a face's charge may be moved this far to whole e
+
+
+def _whole_counterions(r: Reader, raw, values, key, ctx):
+    """A face must carry a whole number of counter-ion charges. A value within
+    SURFACE_CHARGE_ROUNDING of that (e.g. 0.01 C/m^2 written for 0.0625 e/nm^2) is moved
+    onto it; farther is refused."""
+    sigma, name = values["surface_charge"], values["counterion"]
+    if sigma == 0.0:
+        return
+    box_xy = ctx["box"]["lateral"]
+    valence = ctx["species"][name].valence
+    per_face = -sigma * box_xy[0] * box_xy[1] / valence
+    if per_face <= 0:
+        r.fail(f"{key}.counterion", f"{name} (valence {valence:+d}) has the sign of the "
+                                    f"surface charge {sigma:+g} e/nm^2; a counter-ion has "
+                                    f"the opposite sign")
+    area = box_xy[0] * box_xy[1]
+    whole = round(per_face)
+    if whole < 1 or abs(per_face - whole) > SURFACE_CHARGE_ROUNDING * whole:
+        near = sorted({max(1, math.floor(per_face)), max(1, math.ceil(per_face))})
+        options = " or ".join(f"{-n * valence / area:.6g} e/nm^2 ({n} per face)" for n in near)
+        r.fail(f"{key}.surface_charge", f"{sigma:g} e/nm^2 x {area:g} nm^2 is "
+                                        f"{per_face:.6g} {name} per face, not a whole "
+                                        f"number; use e.g. {options}")
+    values["surface_charge"] = -whole * valence / area
+
+
+def _channels_apart(r: Reader, raw, values, key, ctx):
+    _check_channel_overlap(r, values["channels"], f"{key}.channels", ctx["box"]["lateral"])
+
+
+def _channels_in_all(r: Reader, raw, values, key, ctx):
+    if len(values["channels"]) + sum(len(m.channels) for m in ctx["siblings"]) > MAX_CHANNELS:
+        r.fail(f"{key}.channels", f"more than {MAX_CHANNELS} channels in all membranes; "
+                                  f"use fewer")
+
+
+def _one_placement(r: Reader, raw, values, key, ctx):
+    if ("position" in raw) == ("count" in raw):
+        r.fail(key, "give exactly one of 'position: [x, y]' or 'count: N' (laid on a grid)")
+
+
+def _pore_fits_box(r: Reader, raw, values, key, ctx):
+    radius, box_xy = values["radius"], ctx["box"]["lateral"]
+    if 2 * radius >= min(box_xy):
+        r.fail(f"{key}.radius", f"channel diameter {2 * radius:g} nm must be smaller than the "
+                                f"box's lateral size {min(box_xy):g} nm")
+
+
+def _room_for_count(r: Reader, raw, values, key, ctx):
+    count = values["count"]
+    if count is not None and count > MAX_CHANNELS_PER_MEMBRANE - len(ctx["siblings"]):
+        r.fail(f"{key}.count", f"{count} channels; a membrane takes at most "
+                               f"{MAX_CHANNELS_PER_MEMBRANE} (every ion in a membrane "
+                               f"looks at each of its pores every step)")
+
+
+def _steps_or_duration(r: Reader, raw, values, key, ctx):
+    if ("steps" in raw) == ("duration" in raw):
+        r.fail(key, "give exactly one of 'steps: N' or 'duration: T' (e.g. '20 ns')")
+
+
+def _duration_in_steps(r: Reader, raw, values, key, ctx):
+    if values["duration"] is None:
+        return
+    dt = values["dt"]
+    ratio = values["duration"] / dt
+    if not ratio <= MAX_STEPS:  # also inf: 1e300 ns in steps of 1e-300 ps
+        r.fail(f"{key}.duration", f"{_text(raw['duration'])} is more than {MAX_STEPS:.0e} "
+                                  f"steps of {display_quantity(dt, 'time')}")
+    values["steps"] = int(round(ratio))
+
+
+def _intervals_multiple(r: Reader, raw, values, key, ctx):
+    sample, frame = values["sample_interval"], values["frame_interval"]
+    checkpoint = values["checkpoint_interval"]
+    if frame % sample or checkpoint % sample:
+        r.fail(key, f"frame_interval ({frame}) and checkpoint_interval ({checkpoint}) must be "
+                    f"multiples of sample_interval ({sample} steps)")
+
+
+# --- building records where a section's attributes are not enough -------------------------
+
+def _build_channels(values: dict, ctx: dict) -> list[Channel]:
+    """One entry's pores: the one at `position`, or `count` on a grid."""
+    positions = [values["position"]] if values["position"] is not None else \
+        grid_positions(values["count"], ctx["box"]["lateral"])
+    radius, permeant, barriers = values["radius"], values["permeant"], list(values["barriers"])
+    return [Channel(x, y, radius, tuple(permeant), tuple(barriers)) for x, y in positions]
+
+
+def _build_scenario(values: dict, ctx: dict) -> Scenario:
+    """The scenario, with only the species it uses (in the table's order, then new ones)."""
+    used = _used_species(values)
+    fields = attributes(SCENARIO, values)
+    fields["species"] = tuple(sp for name, sp in values["species"].items() if name in used)
+    return Scenario(**fields, source=ctx["source"])
+
+
+# --- the schema: every key, in one place ----------------------------------------------------
+# Order is the order keys are read (first error wins), written back and documented.
+_TABLE = "from sim/data/species.yaml; required for a new species"
+_STEPS_LIMIT = Limit(f"must be at most {MAX_STEPS:.0e} steps, got {{brief}}", hi=MAX_STEPS)
+
+SPECIES = Section(
+    "species", "An ion species: an entry of sim/data/species.yaml changed, or a new one.", (
+        Field("valence", INTEGER, "Charge of one ion.", unit_doc="e", default_doc=_TABLE,
+              limit=Limit(f"must be a non-zero integer charge (in e) from -{MAX_VALENCE} to "
+                          f"{MAX_VALENCE}, got {{brief}}", hi=MAX_VALENCE, magnitude=True,
+                          nonzero=True)),
+        Field("diameter", QUANTITY, "Ion diameter (the WCA contact distance; an ion fits a "
+              "pore of larger radius than its own).", dimension="length", minimum=0.0,
+              default_doc=_TABLE),
+        Field("diffusion", QUANTITY, "Diffusion coefficient in water.", dimension="diffusion",
+              minimum=0.0, default_doc="from sim/data/species.yaml, linear in T between 25 C "
+              "and 37 C; required for a new species"),
+    ), record=Species, key_attr="name")
+
+CHANNEL = Section(
+    "channel", "A cylindrical pore through the membrane along z: one at `position`, or "
+    "`count` of them on a grid.", (
+        Field("position", LIST, "Where the pore's axis crosses the membrane; give this or "
+              "`count`.", attr=("x", "y"), default=None, read=_read_position,
+              item=Field("x", QUANTITY, "", dimension="length", minimum=0.0, strict=False),
+              type_doc="[x, y] lengths", bounds_doc="each in [0, box edge)"),
+        Field("count", INTEGER, "Pores laid on an nx x ny grid (nx ny = count, cells nearest "
+              "the box's aspect ratio, each pore at a cell's centre); give this or "
+              "`position`. Written back as one entry per pore.", attr=None, default=None,
+              minimum=0, written=False),
+        Field("radius", QUANTITY, "Pore radius; an ion enters if its radius is smaller.",
+              dimension="length", minimum=0.0),
+        Field("permeant", LIST, "The species the pore admits (one name or a list).",
+              read=_read_permeant, item=Field("species", TEXT, ""),
+              type_doc="list of species"),
+        Field("barriers", MAPPING, "Energy of a permeant species inside the pore: > 0 a "
+              "barrier (partial selectivity), < 0 a binding well; absent is 0.",
+              default={}, null_ok=True, omit_empty=True, key_check=_check_barrier_key,
+              key_doc="permeant species",
+              shape="must map permeant species to energies, e.g. {Na+: 2 kT}",
+              item=Field("barrier", QUANTITY, "The species' energy in the pore.",
+                         dimension="energy", kT=True, limit=Limit(
+                             f"{{text}} is beyond +-{MAX_BARRIER_KT:g} kT (a barrier that "
+                             f"high is never crossed, a well that deep never left)",
+                             hi=MAX_BARRIER_KT, magnitude=True, per_kT=True))),
+    ), record=Channel, build=_build_channels,
+    # where the pore is, last: a bad radius or species is reported before a bad position
+    read_order=("radius", "permeant", "barriers", "position", "count"),
+    rules=(
+        Rule("", "exactly one of `position` and `count`", _one_placement, after=START),
+        Rule("radius", "the pore's diameter is smaller than the smaller box edge",
+             _pore_fits_box, after="radius"),
+        Rule("count", f"at most {MAX_CHANNELS_PER_MEMBRANE} pores in one membrane",
+             _room_for_count, after="count"),
+    ))
+
+MEMBRANE = Section(
+    "membrane", "A lipid slab normal to z: membrane k separates compartment k from "
+    "compartment k + 1 (the last one from compartment 0, across the periodic boundary).", (
+        Field("thickness", QUANTITY, "Slab thickness.", dimension="length", minimum=0.0,
+              limit=_size_limit(MAX_THICKNESS, "membrane thickness")),
+        Field("permittivity", NUMBER, "Relative permittivity of the slab.", minimum=0.0,
+              default=2.0),
+        Field("surface_charge", QUANTITY, "A fixed uniform sheet of charge on each face.",
+              dimension="surface_charge", default="0 e/nm^2", limit=Limit(
+                  f"|{{value:g}}| e/nm^2 is more than the {MAX_SURFACE_CHARGE:g} e/nm^2 "
+                  f"accepted (one charge per 0.5 nm^2 of membrane)", hi=MAX_SURFACE_CHARGE,
+                  magnitude=True)),
+        Field("counterion", TEXT, "The species added to each compartment the membrane faces, "
+              "|surface_charge| x area / |valence| per face, to balance it.", default=None,
+              read=_read_species_name, omit_empty=True, type_doc="species",
+              default_doc="none (required with a surface charge)"),
+        Field("channels", LIST, "The membrane's pores.", default=[], null_ok=True,
+              read=_read_channels, item=Field("channel", SECTION, "", section=CHANNEL),
+              bounds_doc=f"at most {MAX_CHANNELS_PER_MEMBRANE} pores"),
+    ), record=Membrane, rules=(
+        Rule("counterion", "`counterion` is given if and only if `surface_charge` is not 0",
+             _counterion_given, after="surface_charge"),
+        Rule("surface_charge", f"the counter-ion has the opposite sign, and each face holds a "
+             f"whole number of them (a charge within {SURFACE_CHARGE_ROUNDING:.1%} of one is "
+             f"moved onto it)", _whole_counterions, after="counterion"),
+        Rule("channels", "no two pores of a membrane overlap (periodically in x and y)",
+             _channels_apart),
+        Rule("channels", f"at most {MAX_CHANNELS} pores in all membranes", _channels_in_all),
+    ))
+
+COMPARTMENT = Section(
+    "compartment", "Water between two membrane faces (without membranes, the whole box).", (
+        Field("name", TEXT, "Names the compartment in reports.", read=_read_compartment_name,
+              default=Computed("`compartment<k>`, k its index",
+                               lambda values, ctx: f"compartment{ctx['index']}"),
+              bounds_doc=f"at most {MAX_NAME} printable characters"),
+        Field("depth", QUANTITY, "Extent along z, face to face.", dimension="length",
+              minimum=0.0, limit=_size_limit(MAX_COMPARTMENT_DEPTH, "compartment depth")),
+        Field("concentrations", MAPPING, "Initial concentration of each species (the "
+              "compartment gets round(c V) ions of it, V the volume open to its centres).",
+              key_check=_check_species_key, key_doc="species", min_items=1,
+              shape="must map species names to concentrations, e.g. {K+: 150 mM, A-: 150 mM}",
+              item=Field("concentration", QUANTITY, "Concentration of the species.",
+                         dimension="concentration", minimum=0.0, strict=False, limit=Limit(
+                             "{text} is more than the 100 M accepted (pure water is 55 M)",
+                             hi=MAX_CONCENTRATION, doc="<= 100 M"))),
+    ), record=Compartment, rules=(
+        Rule("name", "compartment names are unique", _unique_compartment_name, after="name"),
+    ))
+
+ELECTROSTATICS = Section(
+    "electrostatics", "Coulomb forces between ions, Ewald-summed; the tuner chooses alpha, "
+    "cutoff, mesh and order for `force_error` unless they are given.", (
+        Field("method", CHOICE, "`off` leaves Coulomb forces out.",
+              choices=ELECTROSTATICS_METHODS, default="ewald"),
+        Field("force_error", NUMBER, "The RMS relative force error the tuner aims at.",
+              minimum=0.0, default=1e-3, limit=Limit(
+                  "is a relative RMS force error: must be < 1, got {value}", hi=1,
+                  hi_strict=True)),
+        Field("alpha", NUMBER, "Ewald splitting parameter.", default=None, read=_read_alpha,
+              write=lambda alpha: f"{alpha:.10g} nm^-1", omit_empty=True,
+              type_doc="inverse length", unit_doc="nm^-1", bounds_doc="> 0 nm^-1",
+              default_doc="tuned"),
+        Field("cutoff", QUANTITY, "Real-space cutoff.", dimension="length", minimum=0.0,
+              default=None, omit_empty=True, default_doc="tuned"),
+        Field("mesh", LIST, "Reciprocal-space mesh points per box edge (one number: all "
+              "three).", default=None, read=_read_mesh, item=Field("n", INTEGER, ""),
+              omit_empty=True, type_doc="integer or [nx, ny, nz]", default_doc="tuned",
+              bounds_doc=f"each 4 to {MAX_MESH}"),
+        Field("order", INTEGER, "B-spline order of the mesh assignment.", minimum=3,
+              strict=False, default=None, omit_empty=True, default_doc="tuned", limit=Limit(
+                  "B-spline order must be between 3 and 8, got {value}", hi=8)),
+    ), record=Electrostatics, shorthand="method")
+
+RUN = Section(
+    "run", "Time stepping, sampling and output.", (
+        Field("dt", QUANTITY, "Time step.", dimension="time", minimum=0.0),
+        Field("steps", INTEGER, "Number of time steps; give this or `duration`.",
+              default=None, minimum=0, default_doc="from `duration`", limit=Limit(
+                  f"must be at most {MAX_STEPS:.0e}, got {{brief}}", hi=MAX_STEPS)),
+        Field("duration", QUANTITY, "Simulated time, run as round(duration / dt) steps (and "
+              "written back as `steps`); give this or `steps`.", dimension="time",
+              minimum=0.0, default=None, attr=None, written=False),
+        Field("seed", INTEGER, "Seed of the random numbers (a run is reproduced bit for bit "
+              "from it).", minimum=0, strict=False,
+              limit=Limit("must be < 2^63, got {brief}", hi=2**63, hi_strict=True,
+                          doc="< 2^63")),
+        Field("sample_interval", STEPS, "Observables (V_m, currents, profiles) are sampled "
+              "every this many steps.", per="dt", default=100, limit=_STEPS_LIMIT),
+        Field("frame_interval", STEPS, "Positions are written to trajectory.h5 every this "
+              "many steps.", per="dt", limit=_STEPS_LIMIT,
+              default=Computed("10 x `sample_interval`",
+                               lambda values, ctx: 10 * values["sample_interval"])),
+        Field("checkpoint_interval", STEPS, "checkpoint.npz is written every this many "
+              "steps.", per="dt", limit=_STEPS_LIMIT,
+              default=Computed("max(`frame_interval`, 100 x `sample_interval`)",
+                               lambda values, ctx: max(values["frame_interval"],
+                                                       100 * values["sample_interval"]))),
+        Field("integrator", CHOICE, "The Brownian step.", choices=INTEGRATORS,
+              default=INTEGRATORS[0]),
+        Field("equilibration", QUANTITY, "Simulated time left out of the averages; `auto` "
+              "finds where the plateau starts.", dimension="time", minimum=0.0, strict=False,
+              default="auto", none_text="auto"),
+    ), record=RunSettings, rules=(
+        Rule("", "exactly one of `steps` and `duration`", _steps_or_duration, after="dt"),
+        Rule("duration", f"duration / dt is at most {MAX_STEPS:.0e} steps", _duration_in_steps,
+             after="duration"),
+        Rule("", "`frame_interval` and `checkpoint_interval` are multiples of "
+             "`sample_interval`", _intervals_multiple, after="checkpoint_interval"),
+    ))
+
+SOLVENT = Section("solvent", "Implicit water.", (
+    Field("permittivity", NUMBER, "Relative permittivity of the water.", minimum=0.0,
+          attr="solvent_permittivity", default=Computed(
+              "water at `temperature` (Malmberg & Maryott 1956)",
+              lambda values, ctx: water.relative_permittivity(ctx["temperature"]))),
+))
+
+BOX = Section("box", "The periodic box, lateral edges; its z edge is the sum of compartment "
+              "depths and membrane thicknesses.", (
+    Field("lateral", LIST, "Edges Lx, Ly (one length: a square).", attr="box_xy",
+          read=_read_lateral, type_doc="length or [Lx, Ly]",
+          item=Field("edge", QUANTITY, "", dimension="length", minimum=0.0,
+                     limit=_size_limit(MAX_LATERAL, "box edge"))),
+))
+
+INTERACTIONS = Section("interactions", "Short-range forces.", (
+    Field("wca_epsilon", QUANTITY, "Strength of the WCA repulsion between ions.",
+          dimension="energy", kT=True, minimum=0.0, strict=False, default="1 kT"),
+))
+
+OBSERVABLES = Section("observables", "What is measured besides V_m and the crossings.", (
+    Field("profile_bin_width", QUANTITY, "Bin width of the density and potential profiles "
+          "along z.", dimension="length", minimum=0.0, default="0.25 nm"),
+))
+
+SCENARIO = Section(
+    "scenario", "A scenario is a YAML mapping of the keys below; values with a dimension "
+    "carry their unit (`\"150 mM\"`, `\"4 nm\"`), unknown keys are errors. Along z "
+    "(periodic) lie compartment 0, membrane 0, compartment 1, membrane 1, ...: membrane k "
+    "separates compartment k from compartment k + 1, the last one from compartment 0. A "
+    "key path such as `membranes[].channels[].radius` stands for `membranes[0]."
+    "channels[1].radius`, the form error messages use.", (
+        Field("name", TEXT, "Names the default run directory, runs/<name>.", read=_read_name,
+              default=Computed("the file's name without its suffix, made plain", _file_stem),
+              bounds_doc=f"ASCII letters, digits, `._+-`, at most {MAX_NAME} characters, not "
+                         f"starting with `.`"),
+        Field("description", TEXT, "A sentence or two for reports.", read=_read_description,
+              default="", bounds_doc=f"at most {MAX_DESCRIPTION} characters"),
+        Field("temperature", QUANTITY, "Temperature of the bath.", dimension="temperature",
+              minimum=0.0, limit=Limit(
+                  f"must be between {T_MIN:g} K and {T_MAX:g} K (0-100 C, where the water "
+                  f"permittivity fit of Malmberg & Maryott holds and the species' diffusion "
+                  f"coefficients, interpolated from 25 C and 37 C, stay positive), got "
+                  f"{{text}}", lo=T_MIN, hi=T_MAX),
+              bounds_doc=f"{T_MIN:g} K to {T_MAX:g} K (0-100 C)"),
+        Field("solvent", SECTION, "Implicit water.", attr=None, default={}, section=SOLVENT),
+        Field("species", MAPPING, "Changes to, or additions to, the species table "
+              "(sim/data/species.yaml); only the species used are simulated and written "
+              "back.", default={}, null_ok=True, read=_read_species, key_doc="name",
+              item=Field("species", SECTION, "", section=SPECIES),
+              bounds_doc=f"at most {MAX_SPECIES} entries, names of at most "
+                         f"{MAX_SPECIES_NAME} printable characters"),
+        Field("box", SECTION, "The periodic box.", attr=None, section=BOX),
+        Field("compartments", LIST, "The water compartments, in order along z.",
+              min_items=1, max_items=MAX_MEMBRANES,
+              shape="must be a non-empty list of compartments (name, depth, concentrations)",
+              item=Field("compartment", SECTION, "", section=COMPARTMENT)),
+        Field("membranes", LIST, "The membranes, in order along z: none (bulk electrolyte) "
+              "or two or more.", default=[], null_ok=True, max_items=MAX_MEMBRANES,
+              shape="must be a list of membranes, got {type}",
+              item=Field("membrane", SECTION, "", section=MEMBRANE)),
+        Field("electrostatics", SECTION, "Coulomb forces.", default="ewald",
+              section=ELECTROSTATICS),
+        Field("interactions", SECTION, "Short-range forces.", attr=None, default={},
+              null_ok=True, section=INTERACTIONS),
+        Field("observables", SECTION, "Measurements.", attr=None, default={}, null_ok=True,
+              section=OBSERVABLES),
+        Field("run", SECTION, "Time stepping and output.", section=RUN),
+    ), record=Scenario, build=_build_scenario, rules=(
+        Rule("membranes", "one membrane is refused: in a periodic box it would face the same "
+             "compartment on both sides", _one_membrane, after="membranes"),
+        Rule("compartments", "n membranes need max(1, n) compartments",
+             _compartments_for_membranes, after="membranes"),
+        Rule("compartments", f"the box's z edge (depths plus thicknesses) is at most "
+             f"{MAX_BOX_Z:g} nm", _box_z_limit, after="observables"),
+        Rule("observables.profile_bin_width", f"at most {MAX_PROFILE_BINS} profile bins along "
+             f"z", _profile_bins, after="observables"),
+        Rule("electrostatics.cutoff", "at most half the smallest box edge", _cutoff_in_box,
+             after="observables"),
+        Rule("run.integrator", "channel barriers need `euler-maruyama` (the Metropolis test at "
+             "a pore mouth is exact only with uncorrelated noise)", _barriers_need_em,
+             after="run"),
+        Rule("temperature", "each species used has a diffusion coefficient > 0 at the "
+             "temperature", _diffusion_positive),
+        Rule("compartments", "some concentration is > 0 or some membrane is charged: a run "
+             "needs ions", _needs_ions),
+        Rule("compartments[].concentrations", "each compartment is electroneutral: the sum of "
+             "valence x concentration is 0 (within 1e-6 mM)", _electroneutral),
+    ))
+
+TOP_KEYS = set(SCENARIO.keys)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file. Raises ScenarioError naming file and key."""
+    source = str(path)
+    return parse_scenario(load_yaml(path, source), source)
+
+
+def parse_scenario(raw: Any, source: str = "<scenario>") -> Scenario:
+    """Validate an already-parsed YAML tree (see load_scenario)."""
+    r = Reader(source)
+    if not isinstance(raw, dict):
+        r.fail("", f"must be a YAML mapping of {sorted(TOP_KEYS)}, got {type(raw).__name__}")
+    # The top level's values are the context of every section below it: the temperature
+    # for kT and D, the box for positions, the species table for names.
+    ctx = {"source": source}
+    values = r.section(SCENARIO, raw, "", ctx, values=ctx)
+    return build(SCENARIO, values, ctx)
+
+
+# --- the reference -------------------------------------------------------------------------
+REFERENCE_PATH = Path(__file__).resolve().parents[1] / "docs" / "scenarios.md"
+REGENERATE = "python -m sim.scenario"
+
+
+def reference() -> str:
+    """docs/scenarios.md as the schema makes it."""
+    return schema.reference(SCENARIO, REGENERATE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write docs/scenarios.md; with ``--check``, only say whether it is up to date (exit 1
+    when it is stale)."""
+    argv = sys.argv[1:] if argv is None else argv
+    fresh = reference()
+    if "--check" in argv:
+        current = REFERENCE_PATH.read_text() if REFERENCE_PATH.exists() else ""
+        if current != fresh:
+            print(f"{REFERENCE_PATH} is stale: regenerate it with `{REGENERATE}`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    REFERENCE_PATH.write_text(fresh)
+    print(f"wrote {REFERENCE_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    # through the imported module: its dataclasses are the ones the rest of ionsim uses
+    from sim.scenario import main as _main
+    raise SystemExit(_main())
