@@ -13,6 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.cli import add_command, command_for, describe
+from sim.errors import EXIT_USAGE, UserError
+
 __all__ = ["run_standalone"]
 
 
@@ -22,8 +25,6 @@ def run_standalone(module_name: str, argv=None) -> int:
     Pass the calling module's ``__name__``: under ``python -m`` that is ``"__main__"``, and
     the module is then used as it runs rather than imported a second time.
     """
-    from sim.cli import add_command, command_for, describe
-    from sim.errors import EXIT_USAGE, UserError
     module = sys.modules[module_name]
     # Run as a file (python analysis/nernst.py) the module has no spec; its file names it.
     name = getattr(module.__spec__, "name", None) or f"analysis.{Path(module.__file__).stem}"

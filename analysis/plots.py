@@ -1,7 +1,7 @@
 """Plots of a finished run (matplotlib, Agg backend).
 
 ``draw_*`` functions draw on the axes they are given and compute nothing themselves: every
-number comes from :mod:`analysis.runs`, :mod:`analysis.nernst`, :mod:`analysis.profiles`...
+number comes from :mod:`analysis.runs`, :mod:`analysis.comparison`, :mod:`analysis.profiles`...
 ``figure_*`` functions make a whole figure of a fixed size (``SIZES``, pixels at ``DPI``) and
 ``save_png`` writes it. Units are on every axis; time is shown in ns, potentials in mV,
 concentrations in mM.
@@ -26,9 +26,9 @@ from analysis.runs import INSIDE, OUTSIDE, running_mean  # noqa: E402
 
 __all__ = ["DPI", "SIZES", "shade_membranes", "draw_moved_out", "draw_membrane_potential",
            "draw_density_profiles", "draw_potential_profile", "draw_vm_histogram",
-           "draw_channel_crossings", "draw_depth_series", "figure_lecture_curves",
-           "figure_profiles", "figure_vm_histogram", "figure_channel_crossings",
-           "save_depth_series", "save_png"]
+           "draw_channel_crossings", "draw_depth_series", "plot_profiles",
+           "figure_lecture_curves", "figure_profiles", "figure_vm_histogram",
+           "figure_channel_crossings", "save_depth_series", "save_png"]
 
 DPI = 100
 #: figure name -> (width, height) in pixels at DPI
@@ -99,7 +99,7 @@ def draw_membrane_potential(ax, m, rows) -> None:
     Args:
         ax: the axes.
         m: :class:`analysis.runs.Measurements` with V_m.
-        rows: :class:`analysis.nernst.NernstRow` list (the Nernst lines).
+        rows: :class:`analysis.comparison.NernstRow` list (the Nernst lines).
     """
     t_equil_ns = m.t_equil_ps / PS_PER_NS
     _shade_equilibration(ax, t_equil_ns, label=False)
@@ -200,6 +200,18 @@ def draw_potential_profile(ax, prof) -> None:
     ax.set_ylabel("phi_bar (mV, outside bulk = 0)")
     ax.legend(loc="best", fontsize=9)
     ax.grid(alpha=0.3)
+
+
+def plot_profiles(prof, ax=None):
+    """Density profiles (and phi_bar on a twin axis when computed) on one axes, a new
+    figure's when none is given: the plot of an :class:`analysis.profiles.Profiles`."""
+    has_potential = prof.has_potential  # a Profiles not yet computed says so here
+    if ax is None:
+        _, ax = plt.subplots()
+    draw_density_profiles(ax, prof)
+    if has_potential:
+        draw_potential_profile(ax.twinx(), prof)
+    return ax
 
 
 def figure_profiles(prof):

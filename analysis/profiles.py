@@ -21,7 +21,7 @@ Usage (freud style)::
 
     prof = Profiles().compute(measurements)
     prof.z_nm, prof.density_mM, prof.phi_mV, prof.vm_from_profile_mV
-    prof.plot()
+    analysis.plots.plot_profiles(prof)  # the plot: presentation, a layer above
 """
 
 from __future__ import annotations
@@ -116,18 +116,6 @@ class Profiles:
     def has_potential(self) -> bool:
         self._need()
         return self.phi_mV is not None
-
-    def plot(self, ax=None):
-        """Density profiles (and phi_bar on a twin axis when computed) on one axes."""
-        self._need()
-        from analysis import plots
-        if ax is None:
-            import matplotlib.pyplot as plt
-            _, ax = plt.subplots()
-        plots.draw_density_profiles(ax, self)
-        if self.has_potential:
-            plots.draw_potential_profile(ax.twinx(), self)
-        return ax
 
     def __repr__(self) -> str:
         if not self._done:

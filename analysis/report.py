@@ -2,180 +2,21 @@
 
 Run as ``ionsim report RUN_DIR [--cell-radius 5um]`` or ``python -m analysis.report RUN_DIR``.
 
-The report holds the tables of ``ionsim analyze`` and ``ionsim budget`` and four plots, each
-also written as a PNG beside the report (``report_*.png``): the lecture's two curves on one
-time axis (net K+ moved out; V_m with the Nernst lines and a running mean +- SE band), the
-density profiles with the mean potential profile phi_bar(z), the V_m histogram with the
-Gaussian of variance k_B T / C, and the crossings of each channel over time. report.md links
-the PNGs; report.html embeds them (base64), so it is one self-contained file.
+This module is the command; what the report holds, and the writing of it, is
+:mod:`analysis.report_writer` (its names are also importable from here).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import sys
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 
-from sim import __version__
-from sim.errors import UserError
-from sim.units import PS_PER_NS, thermal_voltage_mV
-
-from analysis import plots
-from analysis.ion_budget import DEFAULT_CELL_RADIUS_UM, budget_tables, parse_radius_um
-from analysis.nernst import compare, comparison_tables
-from analysis.profiles import Profiles
-from analysis.runs import measure, open_run
+from analysis.budget import DEFAULT_CELL_RADIUS_UM, parse_radius_um
+from analysis.commands import run_standalone
+from analysis.report_writer import PLOT_FILES, Report, write_report  # noqa: F401
 
 __all__ = ["Report", "write_report", "PLOT_FILES", "main"]
 
-#: plot key -> (file name, caption)
-PLOT_FILES = {
-    "lecture_curves": ("report_lecture_curves.png",
-                       "The lecture's two curves on one time axis: net ions moved out (top) "
-                       "and the membrane potential with its running mean +- SE and the Nernst "
-                       "lines (bottom). Grey: the equilibration period left out of every mean."),
-    "profiles": ("report_profiles.png",
-                 "Mean concentration of each species along z (top, log scale) and the mean "
-                 "potential phi_bar(z) from the mean charge density by the 1-D Poisson "
-                 "equation with the membranes' permittivity (bottom); membranes shaded."),
-    "vm_histogram": ("report_vm_histogram.png",
-                     "Distribution of V_m after equilibration against the Gaussian of variance "
-                     "kT/C of the membrane capacitor (C from theory: eps0 eps_m / d in series "
-                     "with the double layers)."),
-    "channel_crossings": ("report_channel_crossings.png",
-                          "Net crossings of each channel, inside -> outside, over time."),
-}
-
-
-@dataclass
-class Report:
-    """What :func:`write_report` wrote: the two report files and the PNGs (key -> path)."""
-
-    markdown: Path
-    html: Path
-    pngs: dict
-
-
-def _figures(m, comparison, prof):
-    figs = {}
-    if m.two_compartments:
-        figs["lecture_curves"] = plots.figure_lecture_curves(m, comparison.rows)
-    if prof is not None:
-        figs["profiles"] = plots.figure_profiles(prof)
-    if m.vm_series is not None:
-        figs["vm_histogram"] = plots.figure_vm_histogram(m, comparison.capacitance,
-                                                         comparison.theory)
-    if m.scenario.membranes:
-        figs["channel_crossings"] = plots.figure_channel_crossings(m)
-    return figs
-
-
-def _write(path: Path, data: bytes | str) -> None:
-    try:
-        if isinstance(data, str):
-            path.write_text(data)
-        else:
-            path.write_bytes(data)
-    except OSError as err:
-        raise UserError(f"{path}: cannot write the report ({err.strerror or err}); the run "
-                        f"directory must be writable") from None
-
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;
-color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;
-padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}
-th{background:#f2f2f2}figure{margin:1em 0}img{max-width:100%}figcaption{font-size:.9em;
-color:#555}code{background:#f4f4f4;padding:0 .2em}"""
-
-
-def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
-    """Measure a run, draw its plots and write report.md, report.html and the PNGs into it.
-
-    Raises:
-        sim.cli.UserError: not a run directory, or the directory is not writable.
-    """
-    run = open_run(run_dir)
-    out = Path(run.dir)
-    m = measure(run)
-    comparison = compare(m)
-    prof = None
-    if "density" in run.observable_names:
-        try:
-            prof = Profiles().compute(m)
-        except ValueError as err:
-            m.notes.append(f"no profiles: {err}")
-    tables = comparison_tables(comparison)
-    if m.two_compartments:
-        tables += budget_tables(m, radius_um)
-
-    pngs = {}
-    captions = {key: caption for key, (_, caption) in PLOT_FILES.items()}
-    if prof is not None and not prof.has_potential:
-        captions["profiles"] = ("Mean concentration of each species along z (log scale), "
-                                "membranes shaded; no potential profile without "
-                                "electrostatics and membranes.")
-    for key, fig in _figures(m, comparison, prof).items():
-        path = out / PLOT_FILES[key][0]
-        try:
-            plots.save_png(fig, path)
-        except OSError as err:
-            raise UserError(f"{path}: cannot write the plot ({err.strerror or err}); the run "
-                            f"directory must be writable") from None
-        pngs[key] = path
-    for key, (name, _) in PLOT_FILES.items():  # a plot of an earlier report, now not drawn
-        if key not in pngs and (out / name).is_file():
-            (out / name).unlink()
-
-    sc = m.scenario
-    title = f"ionsim report: {sc.name}"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    facts = [
-        f"run directory `{out}`, written {stamp} by ionsim {__version__}",
-        f"{sc.description}" if sc.description else "",
-        f"{len(m.run.species)} ions, box {' x '.join(f'{v:g}' for v in sc.box)} nm, "
-        f"T = {sc.temperature:g} K (kT/e = {thermal_voltage_mV(sc.temperature):.2f} mV), "
-        f"{m.duration_ps / PS_PER_NS:.3g} ns simulated, electrostatics "
-        f"{sc.electrostatics.method}",
-    ]
-    facts = [f for f in facts if f]
-
-    md = [f"# {title}", ""] + [f"- {f}" for f in facts] + [""]
-    md += ["## Membrane potential and theory", ""]
-    for t in tables:
-        md.append(t.markdown())
-    if m.notes:
-        md += ["## Notes", ""] + [f"- {n}" for n in m.notes] + [""]
-    md += ["## Plots", ""]
-    for key, path in pngs.items():
-        md += [f"![{key}]({path.name})", "", f"*{captions[key]}*", ""]
-    md_path = out / "report.md"
-    _write(md_path, "\n".join(md))
-
-    e = html.escape
-    body = [f"<h1>{e(title)}</h1>", "<ul>" + "".join(f"<li>{e(f)}</li>" for f in facts)
-            + "</ul>", "<h2>Membrane potential and theory</h2>"]
-    body += [t.html() for t in tables]
-    if m.notes:
-        body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{e(n)}</li>" for n in m.notes)
-                 + "</ul>"]
-    body.append("<h2>Plots</h2>")
-    for key, path in pngs.items():
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        body.append(f'<figure><img alt="{e(key)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{e(captions[key])}</figcaption></figure>")
-    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
-    html_path = out / "report.html"
-    _write(html_path, page)
-    return Report(md_path, html_path, pngs)
-
-
-# --- command line ---------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `ionsim run`")
@@ -195,7 +36,6 @@ def run_command(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m analysis.report RUN_DIR``: same as ``ionsim report RUN_DIR``."""
-    from analysis.commands import run_standalone
     return run_standalone(__name__, argv)
 
 

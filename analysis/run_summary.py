@@ -2,8 +2,8 @@
 
 ``sim.report.finish_run`` calls :func:`physics_summary` on every finished run, merges the
 returned dict into summary.json and prints its ``physics_table`` lines. The numbers come from
-the same functions as ``ionsim analyze`` and ``ionsim budget`` (:mod:`analysis.nernst`,
-:mod:`analysis.ion_budget`), which read only the observables (no positions), so this takes
+the same functions as ``ionsim analyze`` and ``ionsim budget`` (:mod:`analysis.comparison`,
+:mod:`analysis.budget`), which read only the observables (no positions), so this takes
 well under a second. A run without a membrane potential (electrostatics off) or without
 membranes still gets the ion counts and crossings.
 """
@@ -15,8 +15,8 @@ import traceback
 
 from sim.io import RunData
 
-from analysis.ion_budget import box_budget
-from analysis.nernst import compare, equilibration_line, vm_cell
+from analysis.budget import box_budget
+from analysis.comparison import compare, equilibration_line, vm_cell
 from analysis.runs import INSIDE, OUTSIDE, measure
 from analysis.tables import Table, fmt, fmt_pm, fmt_sci
 

@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from sim.errors import UserError
+
+from analysis.commands import run_standalone
 from analysis.validation import cases as case_module
 from analysis.validation.output import (summary_line, table, write_json, write_markdown,
                                         write_plots)
@@ -49,7 +52,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check_out(out: Path) -> None:
-    from sim.errors import UserError
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} exists and is not a directory")
     if out.exists() and any(out.iterdir()) and not (out / "validation.json").exists() \
@@ -86,7 +88,6 @@ def _progress(rs, say):
 def select_cases(names, full: bool):
     """(cases to run, cases left out). Named cases always run; without names, --quick leaves
     out the cases that only a full run can decide (Case.quick_ns None)."""
-    from sim.errors import UserError
     known = {c.name: c for c in case_module.CASES}
     if names:
         unknown = [c for c in names if c not in known]
@@ -100,7 +101,6 @@ def select_cases(names, full: bool):
 
 
 def run_command(args) -> int:
-    from sim.errors import UserError
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}")
     if args.duration is not None and not args.duration > 0:
@@ -146,7 +146,6 @@ def run_command(args) -> int:
 
 def main(argv=None) -> int:
     """``python -m analysis.validate [options]``: same as ``ionsim validate``."""
-    from analysis.commands import run_standalone
     return run_standalone(__name__, argv)
 
 

@@ -221,7 +221,7 @@ def cmd_run(args) -> int:
     finally:
         claim.release()
     if args.animate:
-        from analysis.animate import animate_run
+        from analysis.movie import animate_run
         path = animate_run(out, quiet=args.quiet)
         say(f"animation: {path}")
     return 0

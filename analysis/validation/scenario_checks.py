@@ -19,7 +19,7 @@ import numpy as np
 from sim.units import PS_PER_NS
 
 from analysis.capacitance import capacitance_theory, measured_capacitance
-from analysis.nernst import compare, ghk_from_crossings, permeability_from_crossings
+from analysis.comparison import compare, ghk_from_crossings, permeability_from_crossings
 from analysis.runs import INSIDE, OUTSIDE, Measurements
 from analysis.theory import donnan_equilibrium, ghk_voltage_mV
 from analysis.validation.verdict import CaseResult
