@@ -1,6 +1,6 @@
 """Running an analysis sub-command on its own: ``python -m analysis.<module> ...``.
 
-The sub-commands are registered once, in ``sim.cli.COMMANDS``; each analysis module there
+The sub-commands are registered once, in ``sim.commands.COMMANDS``; each analysis module there
 keeps its ``add_arguments(parser)`` and its handler, and its ``main(argv)`` is one call of
 :func:`run_standalone`, which builds the same parser as ``ionsim <command>`` (under the
 program name ``python -m analysis.<module>``) and gives the same one-line errors with exit
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.cli import add_command, command_for, describe
+from sim.commands import add_command, command_for, describe
 from sim.errors import EXIT_USAGE, UserError
 
 __all__ = ["run_standalone"]

@@ -51,6 +51,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import blended_transform_factory
 
+from sim.console import show_progress
 from sim.errors import UserError
 from sim.io import RunData
 from sim.units import PER_NM3_TO_MM, PS_PER_NS
@@ -639,15 +640,9 @@ def _check_out(out: Path, accepted=FORMATS) -> Path:
     return out
 
 
-def _show_progress(quiet: bool) -> bool:
-    """Progress bars on an interactive terminal only, never in CI or with --quiet (the rule
-    of the run's own bar, sim.run.show_progress; the movie does not import the run)."""
-    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
-
-
 def _progress(total: int, quiet: bool, desc: str):
     from tqdm import tqdm
-    return tqdm(total=total, unit="frame", desc=desc, disable=not _show_progress(quiet),
+    return tqdm(total=total, unit="frame", desc=desc, disable=not show_progress(quiet),
                 file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 

@@ -9,13 +9,12 @@ never stopped.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import rundir, units
+from .console import show_progress
 from .errors import RunStopped, UserError
 from .io import CHECKPOINT, TRAJECTORY, H5MDWriter, WriteError, load_checkpoint, read_scenario, \
     write_scenario
@@ -26,11 +25,6 @@ from .threads import ThreadBalancer
 from .topology import TOPOLOGY, write_topology
 from .writers import (OBSERVED, CheckpointWriter, EventWriter, FrameWriter, ObservableWriter,
                       ProgressWriter)
-
-
-def show_progress(quiet: bool) -> bool:
-    """Progress bars on an interactive terminal only, never in CI or with --quiet."""
-    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
 
 
 @dataclass

@@ -36,6 +36,7 @@ LAYERS = (
     ("errors", (
         "sim",                      # the package: __version__, the OpenMP wait policy
         "sim.errors",               # exceptions and exit codes
+        "sim.console",              # when progress bars are shown
     )),
     ("input", (
         "sim.yaml_input",           # YAML within limits; brief() for error messages
@@ -79,7 +80,7 @@ LAYERS = (
         "analysis.validation", "analysis.validation.*",
     )),
     ("commands", (
-        "sim.cli", "sim.__main__", "sim.api",
+        "sim.commands", "sim.cli", "sim.__main__", "sim.api",
         "analysis.commands",        # python -m analysis.<command>
         "analysis.nernst", "analysis.ion_budget", "analysis.report", "analysis.animate",
         "analysis.validate",
