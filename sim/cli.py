@@ -109,31 +109,39 @@ SEED_LIMIT = 2**63  # seeds are int64 in the checkpoint and the random streams' 
 
 
 def _load(path, steps=None, seed=None, duration=None, yes=False):
-    scenario = load_scenario(library.resolve(path))
+    return with_run_options(load_scenario(library.resolve(path)), steps, seed, duration, yes)
+
+
+def with_run_options(scenario, steps=None, seed=None, duration=None, yes=False, flag="--"):
+    """The scenario with `ionsim run`'s --steps, --seed and --duration applied and its work
+    checked (sim.limits.check_work; `yes` allows a large run). `flag` prefixes the option
+    names in messages ("" for the Python API's arguments)."""
+    if duration is not None and steps is not None:
+        raise UserError(f"give {flag}duration or {flag}steps, not both")
     changes = {}
     if duration is not None:
         try:
             t = parse_quantity(duration, "time")
         except UnitError as err:
-            raise UserError(f"--duration: {err}") from None
+            raise UserError(f"{flag}duration: {err}") from None
         steps = scenario.steps_for(t)
         if steps < 1:
-            raise UserError(f"--duration: must be at least one time step "
+            raise UserError(f"{flag}duration: must be at least one time step "
                             f"({display_quantity(scenario.run.dt, 'time')}), got {duration!r}")
     if steps is not None:
-        if steps < 1:
-            raise UserError(f"--steps: must be >= 1, got {steps}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise UserError(f"{flag}steps: must be >= 1, got {steps!r}")
         changes["steps"] = steps
     if seed is not None:
-        if not 0 <= seed < SEED_LIMIT:
-            raise UserError(f"--seed: must be an integer in [0, 2^63), got {seed}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+            raise UserError(f"{flag}seed: must be an integer in [0, 2^63), got {seed!r}")
         changes["seed"] = seed
     scenario = scenario.with_run(**changes) if changes else scenario
     check_work(scenario, allow_large=yes)
     return scenario
 
 
-def _default_out(scenario) -> Path:
+def default_out(scenario) -> Path:
     """runs/<name>; the scenario reader allows only plain names, checked here again because
     a path outside runs/ could hold anything."""
     runs = Path("runs")
@@ -147,7 +155,7 @@ def _default_out(scenario) -> Path:
 def cmd_run(args) -> int:
     from .run import SimulationError, run_scenario
     scenario = _load(args.scenario, args.steps, args.seed, args.duration, args.yes)
-    out = Path(args.out) if args.out else _default_out(scenario)
+    out = Path(args.out) if args.out else default_out(scenario)
     claim = rundir.claim(out, force=args.force)
     say = (lambda *a: None) if args.quiet else print
     try:
@@ -158,7 +166,7 @@ def cmd_run(args) -> int:
             print(f"ionsim: run stopped: {err}; what was written so far is in {out}",
                   file=sys.stderr)
             return EXIT_UNPHYSICAL
-        _finish(result, say)
+        finish(result, say)
     finally:
         claim.release()
     if args.animate:
@@ -168,7 +176,7 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _finish(result, say):
+def finish(result, say):
     from .report import finish_run
     try:
         finish_run(result, say)
@@ -197,7 +205,7 @@ def cmd_resume(args) -> int:
         except SimulationError as err:
             print(f"ionsim: run stopped: {err}", file=sys.stderr)
             return EXIT_UNPHYSICAL
-        _finish(result, say)
+        finish(result, say)
     finally:
         claim.release()
     return 0

@@ -1,0 +1,301 @@
+"""A Python API for notebooks and scripts: the objects the ``ionsim`` commands use, in a few
+calls.
+
+    from sim import api as ionsim
+    sc = ionsim.load("potassium")                       # a shipped name or a path
+    sc = ionsim.with_values(sc, {"compartments[1].concentrations.K+": "15 mM",
+                                 "compartments[1].concentrations.A-": "15 mM"})
+    run = ionsim.run(sc, "runs/k15", duration="2 ns")   # a run directory, as `ionsim run`
+    print(ionsim.analyze(run))                          # the table of `ionsim analyze`
+    fig = ionsim.plot_lecture_curves(run)               # a matplotlib Figure
+    print(ionsim.budget(run))                           # the tables of `ionsim budget`
+
+- :func:`load` reads a scenario as ``ionsim run`` does (a file, or a shipped name:
+  :func:`sim.library.resolve`), to a validated :class:`~sim.scenario.Scenario`.
+- :func:`with_values` changes values by key path and validates the result again, so a bad
+  value is the usual :class:`~sim.errors.ScenarioError` naming its key.
+- :func:`run` simulates into a run directory exactly as ``ionsim run`` does (the directory
+  is claimed with the same rules, ``force`` as ``--force``; summary.json and the closing
+  table are written by :func:`sim.report.finish_run`) and returns the run as a
+  :class:`~sim.io.RunData`. The same scenario, steps and seed give the same files as the
+  command, bit for bit.
+- :func:`analyze` and :func:`budget` return a :class:`Printout`: the text the command prints
+  (``str()``, shown by a notebook as it is) and the object it was made from (``.result``).
+  :func:`plot_lecture_curves` returns the figure ``ionsim report`` draws first.
+
+Errors are those of the commands: a :class:`~sim.errors.UserError` (a ScenarioError among
+them) for what the user asked, ``sim.run.SimulationError`` for a run that became unphysical,
+:class:`~sim.errors.RunStopped` for a full disk. This module sits at the top layer, beside
+the command line (:mod:`sim.cli`): it imports the analysis package only when asked to
+analyse, so loading and running need only the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import __version__, library, rundir
+from .errors import ScenarioError, UserError
+from .io import RunData
+from .scenario import Scenario, default_species_table, load_scenario, parse_scenario
+from .yaml_input import brief
+
+__all__ = ["load", "with_values", "set_value", "run", "open_run", "analyze", "budget",
+           "plot_lecture_curves", "Printout"]
+
+
+def load(scenario: str | Path) -> Scenario:
+    """A scenario file, or the name of a shipped one (``"potassium"``,
+    ``"depth_series/inside_02nm"``; a file of that name wins), read and validated.
+
+    Raises:
+        ScenarioError: no such file or name, or an invalid scenario (naming the key).
+    """
+    return load_scenario(library.resolve(scenario))
+
+
+# --- changing values by key path ------------------------------------------------------------
+
+_SEGMENT = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
+
+
+def _key_path(path: str, source: str) -> list[str | int]:
+    """``compartments[1].concentrations.K+`` -> ['compartments', 1, 'concentrations', 'K+']."""
+    parts: list[str | int] = []
+    for segment in path.split(".") if isinstance(path, str) else [None]:
+        m = _SEGMENT.fullmatch(segment or "")
+        if m is None:
+            raise ScenarioError(source, "", f"cannot read the key path {brief(path)}: write "
+                                f"keys joined by '.' and list entries as [n], e.g. "
+                                f"compartments[1].concentrations.K+ or run.seed")
+        parts.append(m.group(1))
+        parts.extend(int(i) for i in re.findall(r"\d+", m.group(2)))
+    return parts
+
+
+def _where(prefix: str, part) -> str:
+    return f"{prefix}[{part}]" if isinstance(part, int) else \
+        (f"{prefix}.{part}" if prefix else part)
+
+
+def set_value(tree: dict, path: str, value, source: str = "<scenario>") -> None:
+    """Set the value at a key path in a scenario tree (YAML data), in place.
+
+    Each key and list entry on the way must exist; the last key may be new in its mapping
+    (a concentration of another species, ``run.duration``), for the scenario reader to
+    accept or refuse. ``run.duration`` replaces ``run.steps`` and the other way round.
+
+    Raises:
+        ScenarioError: the path cannot be read, or a part of it does not exist (naming the
+            path and what is there).
+    """
+    parts = _key_path(path, source)
+    node, where = tree, ""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise ScenarioError(source, path, f"no such entry: {where} is not a list "
+                                                  f"(it is {brief(node)})")
+            if part >= len(node):
+                raise ScenarioError(source, path, f"no such entry: {where} has {len(node)} "
+                                                  f"entries (0..{len(node) - 1})"
+                                    if node else f"no such entry: {where} is empty")
+        else:
+            if not isinstance(node, dict):
+                raise ScenarioError(source, path, f"no such key: {where} is not a mapping "
+                                                  f"(it is {brief(node)})")
+            if part not in node and not last:
+                raise ScenarioError(source, path, f"no such key: {_where(where, part)} "
+                                                  f"(there: {', '.join(map(str, node))})")
+        if last:
+            node[part] = value
+        else:
+            node, where = node[part], _where(where, part)
+    if parts[0] == "run" and len(parts) == 2 and isinstance(tree["run"], dict):
+        other = {"duration": "steps", "steps": "duration"}.get(parts[1])
+        if other:
+            tree["run"].pop(other, None)
+
+
+def with_values(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """A copy of the scenario with values changed by key path, validated again.
+
+    The paths are those of the resolved scenario (:meth:`Scenario.to_dict`, what a run
+    directory's scenario.yaml holds) and of error messages: ``temperature``, ``run.seed``,
+    ``electrostatics`` (e.g. ``"off"``), ``compartments[1].concentrations.K+``,
+    ``membranes[0].channels[0].radius``. Values are written as in a scenario file
+    (``"15 mM"``, ``"1.0 nm"``, ``2``). In the resolved tree a ``count:`` of channels is one
+    entry per pore, so ``membranes[0].channels[0]`` is the first pore only.
+
+    A new ``temperature`` is applied as if the file had said it: what the old temperature
+    derived by default (the water's permittivity, the shipped species' diffusion
+    coefficients, the WCA strength of 1 kT) is derived again, unless it is set in the same
+    call; values the scenario gave explicitly keep their value (energies such as channel
+    barriers in kJ/mol: set them again in kT to keep their number of kT).
+
+    Args:
+        scenario: a validated scenario (:func:`load`).
+        values: key path -> value, applied in order.
+
+    Raises:
+        ScenarioError: a path that does not exist (naming it), or a value the scenario
+            reader refuses (naming its key and what is accepted).
+    """
+    tree = scenario.to_dict()
+    if "temperature" in values:
+        _derive_again_from_temperature(tree, scenario)
+    for path, value in values.items():
+        set_value(tree, path, copy.deepcopy(value), scenario.source)
+    return parse_scenario(tree, scenario.source)
+
+
+def _derive_again_from_temperature(tree: dict, scenario: Scenario) -> None:
+    """Take out of the resolved tree the values that equal what the scenario's temperature
+    derives by default, so that the reader derives them at a new temperature."""
+    shipped = default_species_table()
+    defaults = copy.deepcopy(tree)
+    defaults.get("solvent", {}).pop("permittivity", None)
+    for name, entry in defaults.get("species", {}).items():
+        if name in shipped:
+            entry.pop("diffusion", None)
+    defaults.setdefault("interactions", {})["wca_epsilon"] = "1 kT"
+    base = parse_scenario(defaults, scenario.source)  # the same temperature, defaults only
+
+    def same(a, b):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+
+    if same(base.solvent_permittivity, scenario.solvent_permittivity):
+        tree.get("solvent", {}).pop("permittivity", None)
+    derived = {s.name: s.diffusion for s in base.species}
+    for s in scenario.species:
+        if s.name in shipped and s.name in tree.get("species", {}) \
+                and same(derived[s.name], s.diffusion):
+            tree["species"][s.name].pop("diffusion", None)
+    if same(base.wca_epsilon, scenario.wca_epsilon):
+        tree["interactions"]["wca_epsilon"] = "1 kT"
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def run(scenario: Scenario | str | Path, run_dir: str | Path | None = None, *,
+        duration: str | None = None, steps: int | None = None, seed: int | None = None,
+        force: bool = False, yes: bool = False, quiet: bool = False) -> RunData:
+    """Simulate a scenario into a run directory, as ``ionsim run`` does, and open it.
+
+    Args:
+        scenario: a Scenario, or a file or shipped name (:func:`load`).
+        run_dir: the run directory (default ``runs/<name>``); a new or empty directory, or an
+            earlier run with ``force`` (only ionsim's files in it are removed).
+        duration: simulated time with a unit (``"2 ns"``), instead of the scenario's.
+        steps: the number of steps instead (give one of ``duration`` and ``steps``).
+        seed: the seed of the random numbers instead of ``run.seed``.
+        force, yes: as ``--force`` and ``--yes``.
+        quiet: no progress bar (shown on a terminal only) and no closing table.
+
+    Returns:
+        the finished run (:class:`~sim.io.RunData`: ``.dir``, ``.scenario``, ``.summary``,
+        ``.observable(name)``); :func:`analyze`, :func:`budget` and
+        :func:`plot_lecture_curves` take it, or its directory.
+
+    Raises:
+        UserError: a bad duration, steps or seed, a scenario too large (without ``yes``), a
+            run directory that cannot be taken.
+        sim.run.SimulationError: the run became unphysical (what it wrote is kept).
+    """
+    from .cli import default_out, finish, with_run_options
+    from .run import run_scenario
+    sc = scenario if isinstance(scenario, Scenario) else load(scenario)
+    sc = with_run_options(sc, steps, seed, duration, yes, flag="")
+    out = Path(run_dir) if run_dir is not None else default_out(sc)
+    claim = rundir.claim(out, force=force, flag="run_dir")
+    say = (lambda *a: None) if quiet else print
+    try:
+        say(f"ionsim {__version__}: {sc.name} -> {out}")
+        finish(run_scenario(sc, out, quiet=quiet, log=say, claim=claim), say)
+    finally:
+        claim.release()
+    return RunData(out)
+
+
+@dataclass(frozen=True)
+class Printout:
+    """What a command prints (``text``) and the object it printed it from (``result``);
+    ``str()`` and a notebook show the text."""
+    text: str
+    result: object
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer, cycle):  # IPython's display of the object
+        printer.text(self.text)
+
+
+def _run_dir(run_or_dir) -> Path:
+    return Path(run_or_dir.dir) if isinstance(run_or_dir, RunData) else Path(run_or_dir)
+
+
+def open_run(run_or_dir, need_potential: bool = False) -> RunData:
+    """A run directory opened as the analysis commands open it (:func:`analysis.runs.open_run`:
+    a UserError when it is not one, or its files come from different runs)."""
+    from analysis.runs import open_run as open_checked
+    return open_checked(_run_dir(run_or_dir), need_potential=need_potential)
+
+
+def analyze(run_or_dir) -> Printout:
+    """``ionsim analyze``: V_m against Nernst and GHK, and the capacitance.
+
+    ``result`` is the :class:`analysis.comparison.NernstComparison` (``.vm``, ``.rows``,
+    ``.ghk``, ``.capacitance``, ``.measurements``). UserError for a run without a membrane
+    potential."""
+    from analysis.comparison import analyze_run, comparison_lines
+    comparison = analyze_run(_run_dir(run_or_dir))
+    return Printout("\n".join(comparison_lines(comparison)), comparison)
+
+
+def _two_compartments(run_or_dir, what: str):
+    from analysis.runs import measure
+    m = measure(open_run(run_or_dir))
+    if not m.two_compartments:
+        raise UserError(f"{_run_dir(run_or_dir)}: this run has no membranes, so no ion "
+                        f"crosses anything; {what} needs a run with membranes and channels")
+    return m
+
+
+def budget(run_or_dir, cell_radius: str = "5 um") -> Printout:
+    """``ionsim budget --cell-radius R``: the ions that crossed, against a real cell.
+
+    ``result`` is the box's budget, one :class:`analysis.budget.SpeciesBudget` per
+    permeant species (crossings, net moved out, fraction of each compartment, Nernst
+    shift)."""
+    from analysis.budget import box_budget, budget_lines, parse_radius_um
+    radius_um = parse_radius_um(cell_radius)
+    m = _two_compartments(run_or_dir, "budget")
+    return Printout("\n".join(budget_lines(m, radius_um)), box_budget(m))
+
+
+def plot_lecture_curves(run_or_dir):
+    """The lecture's two curves, as in ``ionsim report``: the net ions moved out, and V_m
+    against time with the Nernst lines (one panel without a membrane potential).
+
+    Returns a matplotlib Figure, not registered with pyplot (a notebook shows it once;
+    ``fig.savefig("curves.png")`` writes it)."""
+    # pyplot before analysis.plots (which selects Agg): in a notebook, pyplot's default
+    # backend there registers the display of figures first, so the Figure shows as an image
+    import matplotlib.pyplot as plt
+
+    from analysis.comparison import nernst_rows
+    from analysis.plots import figure_lecture_curves
+    m = _two_compartments(run_or_dir, "the lecture's curves")
+    fig = figure_lecture_curves(m, nernst_rows(m))
+    plt.close(fig)
+    return fig
