@@ -41,7 +41,7 @@ from analysis.cell import (IonBudget, OneMillimolarLeak, cell_ion_budget, ion_bu
                            ions_for_voltage, lecture_ions_in_cell, lecture_one_millimolar_leak,
                            sphere_area_nm2, sphere_volume_nm3)
 from analysis.runs import INSIDE, OUTSIDE, Measurements, SeriesMean, measure, open_run
-from analysis.tables import Table, fmt, fmt_pm, fmt_sci
+from analysis.tables import Table, fmt, fmt_pm, fmt_sci, printout
 from analysis.theory import nernst_mV
 
 __all__ = ["SpeciesBudget", "box_budget", "CellBudget", "real_cell_budget", "lecture_claims",
@@ -448,14 +448,8 @@ def budget_tables(m: Measurements, radius_um: float = DEFAULT_CELL_RADIUS_UM) ->
 
 
 def budget_lines(m: Measurements, radius_um: float) -> list[str]:
-    lines = [f"ionsim budget {m.run.dir}: scenario {m.scenario.name!r}"]
-    for t in budget_tables(m, radius_um):
-        lines.append("")
-        lines.extend(t.text())
-    if m.notes:
-        lines.append("")
-        lines.extend(f"note: {n}" for n in m.notes)
-    return lines
+    return printout(f"ionsim budget {m.run.dir}: scenario {m.scenario.name!r}",
+                    budget_tables(m, radius_um), m.notes)
 
 
 def parse_radius_um(text: str) -> float:

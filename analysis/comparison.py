@@ -45,7 +45,7 @@ from analysis.activity import activity_coefficient, molality_from_mM, nernst_wit
 from analysis.capacitance import (CapacitanceTheory, MeasuredCapacitance, capacitance_theory,
                                   measured_capacitance)
 from analysis.runs import INSIDE, OUTSIDE, Measurements, SeriesMean, measure, open_run
-from analysis.tables import Table, fmt, fmt_pm
+from analysis.tables import Table, fmt, fmt_pm, printout
 from analysis.theory import ghk_voltage_mV, ionic_strength_mM, nernst_mV
 
 __all__ = ["NernstRow", "GHKEstimate", "NernstComparison", "compare", "ion_size_nm",
@@ -375,15 +375,10 @@ def comparison_tables(c: NernstComparison) -> list[Table]:
 
 def comparison_lines(c: NernstComparison) -> list[str]:
     m = c.measurements
-    lines = [f"ionsim analyze {m.run.dir}: scenario {m.scenario.name!r}, "
-             f"T = {m.temperature:g} K (kT/e = {thermal_voltage_mV(m.temperature):.2f} mV)"]
-    for t in comparison_tables(c):
-        lines.append("")
-        lines.extend(t.text())
-    if m.notes:
-        lines.append("")
-        lines.extend(f"note: {n}" for n in m.notes)
-    return lines
+    return printout(f"ionsim analyze {m.run.dir}: scenario {m.scenario.name!r}, "
+                    f"T = {m.temperature:g} K (kT/e = "
+                    f"{thermal_voltage_mV(m.temperature):.2f} mV)",
+                    comparison_tables(c), m.notes)
 
 
 def analyze_run(run_dir) -> NernstComparison:

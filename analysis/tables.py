@@ -101,3 +101,16 @@ class Table:
         if self.notes:
             parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in self.notes) + "</ul>")
         return "\n".join(parts)
+
+
+def printout(header: str, tables, notes) -> list[str]:
+    """What an analysis command prints: its header line, each table as text after a blank
+    line, then the run's notes."""
+    lines = [header]
+    for t in tables:
+        lines.append("")
+        lines.extend(t.text())
+    if notes:
+        lines.append("")
+        lines.extend(f"note: {n}" for n in notes)
+    return lines

@@ -583,18 +583,27 @@ def bounds_text(f: Field) -> str:
     return ", ".join(parts)
 
 
+def _nested(f: Field, path: str):
+    """The section a field holds (directly, as list items, or as mapping values) and the key
+    path of its keys, or None for a field that holds no section."""
+    if f.kind == SECTION:
+        return f.section, path
+    if f.kind == LIST and f.item.kind == SECTION:
+        return f.item.section, path + "[]"
+    if f.kind == MAPPING and f.item.kind == SECTION:
+        return f.item.section, f"{path}.<{f.key_doc}>"
+    return None
+
+
 def _rows(section: Section, prefix: str):
     """(key path, field, default text) for every key under `section`, depth first in
     written order; a mapping's values get a row of their own, without a default."""
     for f in section.fields:
         path = f"{prefix}.{f.key}" if prefix else f.key
         yield path, f, default_text(f)
-        if f.kind == SECTION:
-            yield from _rows(f.section, path)
-        elif f.kind == LIST and f.item.kind == SECTION:
-            yield from _rows(f.item.section, path + "[]")
-        elif f.kind == MAPPING and f.item.kind == SECTION:
-            yield from _rows(f.item.section, f"{path}.<{f.key_doc}>")
+        nested = _nested(f, path)
+        if nested is not None:
+            yield from _rows(*nested)
         elif f.kind == MAPPING:
             yield f"{path}.<{f.key_doc}>", f.item, ""
 
@@ -605,13 +614,9 @@ def _rule_rows(section: Section, prefix: str):
         where = ".".join(p for p in (prefix, rule.where) if p)
         yield where or "(whole file)", rule
     for f in section.fields:
-        path = f"{prefix}.{f.key}" if prefix else f.key
-        if f.kind == SECTION:
-            yield from _rule_rows(f.section, path)
-        elif f.kind == LIST and f.item.kind == SECTION:
-            yield from _rule_rows(f.item.section, path + "[]")
-        elif f.kind == MAPPING and f.item.kind == SECTION:
-            yield from _rule_rows(f.item.section, f"{path}.<{f.key_doc}>")
+        nested = _nested(f, f"{prefix}.{f.key}" if prefix else f.key)
+        if nested is not None:
+            yield from _rule_rows(*nested)
 
 
 def rows(section: Section) -> list[tuple[str, Field, str]]:

@@ -199,8 +199,10 @@ class Simulation:
 
     def snapshot(self) -> Snapshot:
         ions = self.ions
+        # No copies: each force evaluation makes a new energies dict and each step a new
+        # events list, so the snapshot's stay as they were for the writers of this step.
         return Snapshot(self.step, self.time, ions.pos, ions.species, ions.comp,
-                        dict(self.energies), {"crossing": list(self._step_events)},
+                        self.energies, {"crossing": self._step_events},
                         self.force_field.potential, self.windows)
 
     # -- checkpoints -------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 import yaml
@@ -15,6 +14,7 @@ from sim.errors import ScenarioError, UserError
 from sim.io import RunData, load_checkpoint
 from sim.scenario import parse_scenario
 from tests.scenario_factory import tree
+from tests.run_files import h5_contents
 
 
 @pytest.fixture(scope="module")
@@ -86,19 +86,6 @@ def test_a_bad_value_is_the_usual_scenario_error(potassium):
 
 # --- run: the files of `ionsim run` ----------------------------------------------------------
 
-def _datasets(path):
-    """Every dataset of an HDF5 file, and every attribute except the run id."""
-    data, attrs = {}, {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            attrs[name] = {k: np.asarray(v).tolist() for k, v in obj.attrs.items()
-                           if k != "run_id"}
-            if isinstance(obj, h5py.Dataset):
-                data[name] = obj[()]
-        f.visititems(visit)
-    return data, attrs
-
-
 def _body(path):
     """scenario.yaml without its header comments (the source and the run id)."""
     return [line for line in path.read_text().splitlines() if not line.startswith("#")]
@@ -123,8 +110,8 @@ def test_run_writes_what_ionsim_run_writes(tmp_path, potassium, capsys):
     assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
     assert _body(a / "scenario.yaml") == _body(b / "scenario.yaml")
     assert (a / "topology.pdb").read_bytes() == (b / "topology.pdb").read_bytes()
-    (got, got_attrs), (ref, ref_attrs) = _datasets(a / "trajectory.h5"), \
-        _datasets(b / "trajectory.h5")
+    (got, got_attrs), (ref, ref_attrs) = h5_contents(a / "trajectory.h5"), \
+        h5_contents(b / "trajectory.h5")
     assert sorted(got) == sorted(ref) and got_attrs == ref_attrs
     for name in ref:
         assert np.array_equal(got[name], ref[name], equal_nan=ref[name].dtype.kind == "f"), name

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
 import yaml
@@ -17,25 +16,13 @@ import yaml
 from sim.cli import main
 from sim.io import load_checkpoint
 from tests.scenario_factory import tree
+from tests.run_files import h5_contents
 
 STEPS = 3000
 RUN = {"dt": "0.05 ps", "steps": STEPS, "seed": 11, "sample_interval": 10,
        "frame_interval": 60, "checkpoint_interval": 40}
 # 60 does not divide 40 and no checkpoint step is 10 past a frame: every checkpoint falls
 # between two frames with samples of the density profile summed but not yet written.
-
-
-def _datasets(path):
-    """Every dataset of an HDF5 file by name, and every attribute except the run id."""
-    data, attrs = {}, {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            attrs[name] = {k: np.asarray(v).tolist() for k, v in obj.attrs.items()
-                           if k != "run_id"}
-            if isinstance(obj, h5py.Dataset):
-                data[name] = obj[()]
-        f.visititems(visit)
-    return data, attrs
 
 
 def _kill_after_checkpoints(scenario_path, out, min_step):
@@ -73,8 +60,8 @@ def test_a_killed_run_resumed_equals_the_uninterrupted_one_in_every_dataset(tmp_
     assert 0 < int(state["step"]) < STEPS and int(state["density_samples"]) > 0
     assert main(["resume", str(killed), "--quiet"]) == 0
 
-    ref_data, ref_attrs = _datasets(reference / "trajectory.h5")
-    got_data, got_attrs = _datasets(killed / "trajectory.h5")
+    ref_data, ref_attrs = h5_contents(reference / "trajectory.h5")
+    got_data, got_attrs = h5_contents(killed / "trajectory.h5")
     assert sorted(got_data) == sorted(ref_data)
     assert "observables/density/value" in ref_data and "observables/membrane_potential/value" \
         in ref_data

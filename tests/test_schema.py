@@ -60,12 +60,11 @@ FULL = {
 def test_the_reference_is_current():
     fresh = reference()
     current = REFERENCE_PATH.read_text() if REFERENCE_PATH.exists() else ""
-    if current != fresh:
-        diff = "".join(list(difflib.unified_diff(
-            current.splitlines(True), fresh.splitlines(True), "docs/scenarios.md",
-            "generated"))[:40])
-        pytest.fail(f"docs/scenarios.md is stale: regenerate it with `{REGENERATE}` "
-                    f"and commit it\n{diff}")
+    diff = "".join(list(difflib.unified_diff(
+        current.splitlines(True), fresh.splitlines(True), "docs/scenarios.md",
+        "generated"))[:40])
+    assert current == fresh, (f"docs/scenarios.md is stale: regenerate it with "
+                              f"`{REGENERATE}` and commit it\n{diff}")
 
 
 def test_the_reference_lists_every_key_and_rule():
