@@ -26,6 +26,7 @@ from .errors import (EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_UNPHYSICAL, EXIT_USAGE
 from .io import SUMMARY, TRAJECTORY, read_scenario, summary_readable
 from .limits import check_work
 from .scenario import load_scenario
+from .sweep_cli import add_cluster_arguments, run_replicas
 from .units import UnitError, display_quantity, parse_quantity
 
 
@@ -68,6 +69,10 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
     run.add_argument("--animate", action="store_true",
                      help="render the run's animation (animation.mp4) when it finishes")
+    run.add_argument("--replicas", type=int, metavar="N",
+                     help="N independent runs with seeds derived from run.seed, pooled "
+                          "(a replica directory; on every core by default, see --workers)")
+    add_cluster_arguments(run)
 
 
 def _check_arguments(check: argparse.ArgumentParser) -> None:
@@ -154,7 +159,14 @@ def default_out(scenario) -> Path:
 
 def cmd_run(args) -> int:
     from .run import SimulationError, run_scenario
+    if args.replicas is not None and args.replicas < 1:
+        raise UserError(f"--replicas: must be >= 1, got {args.replicas}")
+    if args.replicas is None and (args.workers or args.scheduler or args.scheduler_file):
+        raise UserError("--workers, --scheduler and --scheduler-file go with --replicas "
+                        "(one run uses this process's threads)")
     scenario = _load(args.scenario, args.steps, args.seed, args.duration, args.yes)
+    if args.replicas is not None:
+        return run_replicas(args, scenario)
     out = Path(args.out) if args.out else default_out(scenario)
     claim = rundir.claim(out, force=args.force)
     say = (lambda *a: None) if args.quiet else print

@@ -34,6 +34,9 @@ class Command:
 COMMANDS = (
     Command("run", "sim.cli", "simulate a scenario and write a run directory",
             arguments="_run_arguments", handler="cmd_run", standalone=False),
+    Command("sweep", "sim.sweep_cli", "run a sweep file: scenarios over parameter values "
+                                      "and seeds, on every core or a dask cluster",
+            arguments="_sweep_arguments", handler="cmd_sweep", standalone=False),
     Command("check", "sim.cli", "validate a scenario and show what would run",
             arguments="_check_arguments", handler="cmd_check", standalone=False),
     Command("resume", "sim.cli", "continue an interrupted run from its checkpoint",

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from .errors import ScenarioError, UserError
 
-__all__ = ["PACKAGE", "SUFFIX", "directory", "names", "path", "resolve"]
+__all__ = ["PACKAGE", "SUFFIX", "SWEEPS", "directory", "names", "path", "resolve",
+           "sweep_names", "resolve_sweep"]
 
 PACKAGE = "scenarios"
 SUFFIX = ".yaml"
+SWEEPS = "sweeps"  # scenarios/sweeps/ holds sweep files (sim.sweep), not scenarios
 
 # Files extracted from a non-file-system install (a zip) must outlive the call that asked
 # for them: load_scenario opens the path later. pip unpacks wheels, so this stays empty.
@@ -56,19 +58,49 @@ def directory() -> Path:
     return _on_disk(_root())
 
 
-def names() -> list[str]:
-    """The shipped scenarios by name: top-level files first, then each subfolder's."""
+def _names(top, skip=()) -> list[str]:
     found = []
 
     def walk(folder, prefix):
         for entry in folder.iterdir():
-            if entry.is_dir() and not entry.name.startswith(("_", ".")):  # __pycache__
+            if entry.is_dir() and not entry.name.startswith(("_", ".")) \
+                    and not (prefix == "" and entry.name in skip):  # __pycache__, sweeps/
                 walk(entry, f"{prefix}{entry.name}/")
             elif entry.is_file() and entry.name.endswith(SUFFIX):
                 found.append(prefix + entry.name[:-len(SUFFIX)])
 
-    walk(_root(), "")
+    walk(top, "")
     return sorted(found, key=lambda n: (n.count("/"), n))
+
+
+def names() -> list[str]:
+    """The shipped scenarios by name: top-level files first, then each subfolder's (not
+    the sweep files of scenarios/sweeps/)."""
+    return _names(_root(), skip=(SWEEPS,))
+
+
+def sweep_names() -> list[str]:
+    """The shipped sweep files (scenarios/sweeps/) by name: ``nernst_slope``."""
+    return _names(_root().joinpath(SWEEPS))
+
+
+def resolve_sweep(argument: str | Path) -> str | Path:
+    """The sweep file an argument means: an existing file, else a shipped sweep's name
+    (``nernst_slope`` or ``sweeps/nernst_slope``, ``.yaml`` optional)."""
+    given = Path(argument)
+    try:
+        if given.exists():
+            return argument
+    except (OSError, ValueError):
+        return argument
+    name = str(argument).replace("\\", "/")
+    name = name[:-len(SUFFIX)] if name.endswith(SUFFIX) else name
+    name = name[len(SWEEPS) + 1:] if name.startswith(SWEEPS + "/") else name
+    if name in sweep_names():
+        return _on_disk(_root().joinpath(SWEEPS, *name.split("/")[:-1],
+                                         name.split("/")[-1] + SUFFIX))
+    raise ScenarioError(str(argument), "", f"no such file, and no shipped sweep of that name "
+                                           f"(shipped: {', '.join(sweep_names()) or 'none'})")
 
 
 def path(name: str) -> Path:

@@ -37,7 +37,7 @@ class RunResult:
 
 def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
                  extra_forces=(), log=print, force=False, claim=None,
-                 new_trajectory=False) -> RunResult:
+                 new_trajectory=False, extra_operations=()) -> RunResult:
     """Simulate a scenario into run_dir, or resume the run there.
 
     The directory is taken with :func:`sim.rundir.claim` (a new or empty directory, an
@@ -45,6 +45,7 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
     for the run; pass ``claim`` to hold it longer (the command line keeps it until
     summary.json is written). ``new_trajectory`` (with ``resume``) starts a new
     trajectory.h5 at the checkpoint's step, to save a run whose trajectory is damaged.
+    ``extra_operations`` join the loop's (sim.loop), before the checkpoint.
 
     Raises:
         UserError: the directory cannot be taken (see sim.rundir.claim).
@@ -57,14 +58,14 @@ def run_scenario(scenario: Scenario, run_dir, quiet=True, resume=False,
         claim = rundir.claim(run_dir, force=force, resume=resume)
     try:
         return _run_claimed(scenario, claim.run_dir, quiet, resume, extra_forces, log,
-                            new_trajectory)
+                            new_trajectory, extra_operations)
     finally:
         if own:
             claim.release()
 
 
 def _run_claimed(scenario, run_dir, quiet, resume, extra_forces, log,
-                 new_trajectory=False) -> RunResult:
+                 new_trajectory=False, extra_operations=()) -> RunResult:
     t_setup = time.perf_counter()
     sim = Simulation(scenario, extra_forces=extra_forces)
     state = {}
@@ -99,7 +100,7 @@ def _run_claimed(scenario, run_dir, quiet, resume, extra_forces, log,
     checkpoint = CheckpointWriter(sim, writer, run_dir, run_id)
     balancer = ThreadBalancer(interval=10)
     operations = [EventWriter(writer), observables, FrameWriter(sim, writer), balancer,
-                  checkpoint]
+                  *extra_operations, checkpoint]
     if show_progress(quiet):
         operations.append(ProgressWriter(sim, scenario.run.steps))
     start_step = sim.step
@@ -169,7 +170,7 @@ def _first_line(err) -> str:
 
 
 def resume_run(run_dir, quiet=True, log=print, claim=None,
-               new_trajectory=False) -> RunResult:
+               new_trajectory=False, extra_operations=()) -> RunResult:
     """Continue a run from its checkpoint, exactly as if it had never stopped.
 
     ``new_trajectory`` saves a run whose trajectory.h5 is damaged: the file is kept as
@@ -192,4 +193,4 @@ def resume_run(run_dir, quiet=True, log=print, claim=None,
         log(f"{run_dir / TRAJECTORY}: kept as {kept.name}; a new trajectory starts at the "
             f"checkpoint")
     return run_scenario(scenario, run_dir, quiet=quiet, resume=True, log=log, claim=claim,
-                        new_trajectory=new_trajectory)
+                        new_trajectory=new_trajectory, extra_operations=extra_operations)

@@ -32,7 +32,20 @@ def _shipped_files() -> list[str]:
 
 
 def _names_of_files() -> set[str]:
-    return {f[:-len(".yaml")] for f in _shipped_files() if f.endswith(".yaml")}
+    """Scenario names of the shipped files (scenarios/sweeps/ holds sweep files)."""
+    return {f[:-len(".yaml")] for f in _shipped_files()
+            if f.endswith(".yaml") and not f.startswith(library.SWEEPS + "/")}
+
+
+def test_every_shipped_sweep_is_listed_by_name_and_plans():
+    from sim.sweep import load_sweep
+    files = {f[len(library.SWEEPS) + 1:-len(".yaml")] for f in _shipped_files()
+             if f.startswith(library.SWEEPS + "/") and f.endswith(".yaml")}
+    assert set(library.sweep_names()) == files and "nernst_slope" in files
+    for name in files:
+        sweep = load_sweep(name)
+        assert sweep.members and library.resolve_sweep(f"sweeps/{name}.yaml") == \
+            library.resolve_sweep(name)
 
 
 def _subprocess(args, cwd):
