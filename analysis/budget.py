@@ -45,7 +45,8 @@ from analysis.tables import Table, fmt, fmt_pm, fmt_sci, printout
 from analysis.theory import nernst_mV
 
 __all__ = ["SpeciesBudget", "box_budget", "CellBudget", "real_cell_budget", "lecture_claims",
-           "DepthPoint", "DepthSeries", "depth_series", "budget_tables", "budget_lines",
+           "DepthPoint", "DepthSeries", "depth_series", "depth_point", "depth_species",
+           "series_of_points", "fit_inverse", "budget_tables", "budget_lines",
            "parse_radius_um", "DEFAULT_CELL_RADIUS_UM"]
 
 DEFAULT_CELL_RADIUS_UM = 5.0
@@ -311,8 +312,9 @@ class DepthSeries:
         return t
 
 
-def _fit_inverse(depth, frac, sem):
-    """Weighted least squares of frac = a / depth: (a, SE(a))."""
+def fit_inverse(depth, frac, sem) -> tuple[float, float]:
+    """Weighted least squares of frac = a / depth (weights 1 / sem^2; unweighted, with the SE
+    from the residuals, when an SE is missing): (a, SE(a)) in the unit of depth."""
     x = 1.0 / np.asarray(depth, float)
     y = np.asarray(frac, float)
     s = np.asarray(sem, float)
@@ -330,6 +332,64 @@ def _fit_inverse(depth, frac, sem):
     return a, se
 
 
+def depth_species(m: Measurements, where) -> str:
+    """The species a depth series counts: the first permeant species of its first run
+    (UserError naming ``where`` when the run has no inside and outside or no channel)."""
+    if not m.two_compartments or not m.permeant:
+        raise UserError(f"{where}: a depth series needs runs with membranes and a channel "
+                        f"that admits some species; this run has "
+                        f"{len(m.scenario.membranes)} membranes and "
+                        f"{len(m.permeant)} permeant species")
+    return m.species_names[m.permeant[0]]
+
+
+def depth_point(m: Measurements, species: str, where) -> DepthPoint:
+    """One run's point of a depth series: the net ``species`` moved out over the ions of it
+    placed inside, beside the capacitor's expectation (see :class:`DepthPoint`).
+
+    Raises:
+        UserError: naming ``where`` when no channel admits the species or none was inside.
+    """
+    if not m.two_compartments or species not in m.species_names or \
+            m.species_names.index(species) not in m.permeant:
+        raise UserError(f"{where}: no channel admits {species}, which the first run's "
+                        f"channels do; a depth series needs the same channels")
+    s = m.species_names.index(species)
+    placed = int(m.initial_counts[INSIDE, s])
+    if placed == 0:
+        raise UserError(f"{where}: no {species} inside at the start; nothing can move out")
+    by_position = m.charge_moved()
+    if by_position is not None and math.isfinite(by_position[s].mean):
+        net, counted = by_position[s], "incl. ions in pores"
+    else:
+        net, counted = m.moved_out_mean[s], "whole crossings"
+    theory = capacitance_theory(m.scenario)
+    c_in, c_out = m.initial_mM[INSIDE, s], m.initial_mM[OUTSIDE, s]
+    exp_ions = exp_frac = None
+    if c_in > 0 and c_out > 0 and theory is not None and \
+            m.scenario.electrostatics.method != "off":
+        e = nernst_mV(c_out, c_in, m.valences[s], m.temperature)
+        exp_ions = ions_for_voltage(theory.series_mean, e, theory.total_area_nm2,
+                                    m.valences[s])
+        exp_frac = exp_ions / placed
+    return DepthPoint(
+        run_dir=str(where), depth_nm=m.scenario.compartments[INSIDE].depth, placed=placed,
+        net=net, fraction=net.mean / placed, fraction_sem=net.sem / placed,
+        expected_ions=exp_ions, expected_fraction=exp_frac, vm=m.vm, counted=counted)
+
+
+def series_of_points(species: str, points) -> DepthSeries:
+    """A depth series of these points, sorted by depth, with the fit fraction = a / depth
+    (UserError when they do not differ in depth)."""
+    points = sorted(points, key=lambda p: p.depth_nm)
+    if len({p.depth_nm for p in points}) < 2:
+        raise UserError(f"the runs all have the same inside depth ({points[0].depth_nm:g} "
+                        f"nm); give runs that differ in depth")
+    a, se = fit_inverse([p.depth_nm for p in points], [p.fraction for p in points],
+                        [p.fraction_sem for p in points])
+    return DepthSeries(species, points, a, se)
+
+
 def depth_series(run_dirs) -> DepthSeries:
     """Measure each run and line up its crossed fraction against the inside depth.
 
@@ -342,46 +402,13 @@ def depth_series(run_dirs) -> DepthSeries:
     points, species = [], None
     for d in run_dirs:
         m = measure(open_run(d))
-        if not m.two_compartments or not m.permeant:
-            raise UserError(f"{d}: budget --series needs runs with membranes and a channel "
-                            f"that admits some species; this run has "
-                            f"{len(m.scenario.membranes)} membranes and "
-                            f"{len(m.permeant)} permeant species")
         if species is None:
-            species = m.species_names[m.permeant[0]]
-        if species not in m.species_names or \
-                m.species_names.index(species) not in m.permeant:
-            raise UserError(f"{d}: no channel admits {species}, which the first run's "
-                            f"channels do; a depth series needs the same channels")
-        s = m.species_names.index(species)
-        placed = int(m.initial_counts[INSIDE, s])
-        if placed == 0:
-            raise UserError(f"{d}: no {species} inside at the start; nothing can move out")
-        by_position = m.charge_moved()
-        if by_position is not None and math.isfinite(by_position[s].mean):
-            net, counted = by_position[s], "incl. ions in pores"
-        else:
-            net, counted = m.moved_out_mean[s], "whole crossings"
-        theory = capacitance_theory(m.scenario)
-        c_in, c_out = m.initial_mM[INSIDE, s], m.initial_mM[OUTSIDE, s]
-        exp_ions = exp_frac = None
-        if c_in > 0 and c_out > 0 and theory is not None and \
-                m.scenario.electrostatics.method != "off":
-            e = nernst_mV(c_out, c_in, m.valences[s], m.temperature)
-            exp_ions = ions_for_voltage(theory.series_mean, e, theory.total_area_nm2,
-                                        m.valences[s])
-            exp_frac = exp_ions / placed
-        points.append(DepthPoint(
-            run_dir=str(d), depth_nm=m.scenario.compartments[INSIDE].depth, placed=placed,
-            net=net, fraction=net.mean / placed, fraction_sem=net.sem / placed,
-            expected_ions=exp_ions, expected_fraction=exp_frac, vm=m.vm, counted=counted))
-    points.sort(key=lambda p: p.depth_nm)
-    if len({p.depth_nm for p in points}) < 2:
-        raise UserError("budget --series: the runs all have the same inside depth "
-                        f"({points[0].depth_nm:g} nm); give runs that differ in depth")
-    a, se = _fit_inverse([p.depth_nm for p in points], [p.fraction for p in points],
-                         [p.fraction_sem for p in points])
-    return DepthSeries(species, points, a, se)
+            species = depth_species(m, d)
+        points.append(depth_point(m, species, d))
+    try:
+        return series_of_points(species, points)
+    except UserError as err:
+        raise UserError(f"budget --series: {err}") from None
 
 
 # --- text -------------------------------------------------------------------------------------

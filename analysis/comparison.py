@@ -51,7 +51,7 @@ from analysis.theory import ghk_voltage_mV, ionic_strength_mM, nernst_mV
 __all__ = ["NernstRow", "GHKEstimate", "NernstComparison", "compare", "ion_size_nm",
            "nernst_rows", "permeability_from_crossings", "ghk_from_crossings",
            "comparison_tables", "comparison_lines", "equilibration_line", "vm_cell",
-           "analyze_run"]
+           "analyze_run", "deviation_in_se"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,10 @@ class NernstComparison:
         return self.measurements.vm
 
 
-def _deviation(vm: SeriesMean | None, value, sem=0.0):
+def deviation_in_se(vm: SeriesMean | None, value, sem=0.0) -> float | None:
+    """(V_m - E) / sqrt(SE(V_m)^2 + SE(E)^2): how many combined standard errors the measured
+    vm (mean +- sem, mV) lies from a prediction ``value`` +- ``sem`` (mV); None without one
+    of them or without any error bar."""
     if vm is None or value is None or not math.isfinite(vm.mean):
         return None
     se = math.hypot(vm.sem if math.isfinite(vm.sem) else 0.0,
@@ -181,9 +184,10 @@ def nernst_rows(m: Measurements) -> list[NernstRow]:
             species=m.species_names[s], valence=z, c_in_initial_mM=c0_in,
             c_out_initial_mM=c0_out, c_in_mM=cin, c_out_mM=cout, initial_mV=initial,
             measured=measured, activity_mV=activity, gamma_in=g_in, gamma_out=g_out,
-            ion_size_nm=a, dev_initial=_deviation(m.vm, initial),
-            dev_measured=_deviation(m.vm, None if measured is None else measured.mean, sem_e),
-            dev_activity=_deviation(m.vm, activity, sem_e)))
+            ion_size_nm=a, dev_initial=deviation_in_se(m.vm, initial),
+            dev_measured=deviation_in_se(m.vm, None if measured is None else measured.mean,
+                                         sem_e),
+            dev_activity=deviation_in_se(m.vm, activity, sem_e)))
     return rows
 
 
@@ -342,7 +346,7 @@ def comparison_tables(c: NernstComparison) -> list[Table]:
         t.add("GHK voltage", "", "", fmt(g.value_mV, 2, "mV", True))
         if g.value_mV is not None:
             t.notes.append(f"V_m - V_GHK = {fmt(c.vm.mean - g.value_mV, 2, 'mV', True)} "
-                           f"({fmt(_deviation(c.vm, g.value_mV), 1, sign=True)} SE of V_m)")
+                           f"({fmt(deviation_in_se(c.vm, g.value_mV), 1, sign=True)} SE of V_m)")
             t.notes.append("P from the unidirectional crossings after equilibration with the "
                            "GHK flux equation at the measured V_m and bulk concentrations")
         else:

@@ -1,9 +1,13 @@
 """The emergent membrane potential against Nernst, GHK and the capacitor: ``ionsim analyze``.
 
-Run as ``ionsim analyze RUN_DIR`` or ``python -m analysis.nernst RUN_DIR``.
+Run as ``ionsim analyze RUN_DIR`` or ``python -m analysis.nernst RUN_DIR``. Given a sweep or
+replica directory (one with a ``sweep.json``), it pools each point's replicas instead, prints
+the pooled table (and the Nernst slope or the channel-count fit where the axes call for
+them) and writes pooled.csv and pooled.json into the directory.
 
 This module is the command; the comparison it prints, and the physics behind it, is
-:mod:`analysis.comparison` (its names are also importable from here).
+:mod:`analysis.comparison` (its names are also importable from here), the pooling
+:mod:`analysis.pooled` (fits :mod:`analysis.pooled_fits`, tables :mod:`analysis.pooled_tables`).
 """
 
 from __future__ import annotations
@@ -11,24 +15,44 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim.sweep import is_sweep_directory
+
 from analysis.commands import run_standalone
 from analysis.comparison import (GHKEstimate, NernstComparison, NernstRow,  # noqa: F401
                                  analyze_run, compare, comparison_lines, comparison_tables,
                                  equilibration_line, ghk_from_crossings, ion_size_nm,
                                  nernst_rows, permeability_from_crossings, vm_cell)
+from analysis.pooled import pool
+from analysis.pooled_fits import fits_for
+from analysis.pooled_tables import pooled_lines, write_tables
 
 __all__ = ["NernstRow", "GHKEstimate", "NernstComparison", "compare", "ion_size_nm",
            "nernst_rows", "permeability_from_crossings", "ghk_from_crossings",
-           "comparison_tables", "main"]
+           "comparison_tables", "analyze_sweep", "main"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `ionsim run`")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="run directory written by `ionsim run`, or a sweep or replica "
+                        "directory (`ionsim sweep`, `ionsim run --replicas N`) to pool")
 
 
 def run_command(args) -> int:
+    if is_sweep_directory(args.run_dir):
+        analyze_sweep(args.run_dir)
+        return 0
     print("\n".join(comparison_lines(analyze_run(args.run_dir))))
     return 0
+
+
+def analyze_sweep(sweep_dir, say=print) -> None:
+    """Pool a sweep or replica directory: print the pooled table and its fits, and write
+    pooled.csv and pooled.json into it (also the closing table of ``ionsim sweep``)."""
+    pooled = pool(sweep_dir)
+    slope, flat, depth = fits_for(pooled)
+    lines = pooled_lines(pooled, slope, flat, depth)
+    paths = write_tables(pooled)
+    say("\n".join(lines + [""] + [f"table: {p}" for p in paths]))
 
 
 def main(argv=None) -> int:

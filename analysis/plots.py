@@ -24,11 +24,11 @@ from sim.units import PS_PER_NS  # noqa: E402
 from analysis.cell import thermal_voltage_noise_mV  # noqa: E402
 from analysis.runs import INSIDE, OUTSIDE, running_mean  # noqa: E402
 
-__all__ = ["DPI", "SIZES", "shade_membranes", "draw_moved_out", "draw_membrane_potential",
-           "draw_density_profiles", "draw_potential_profile", "draw_vm_histogram",
-           "draw_channel_crossings", "draw_depth_series", "plot_profiles",
-           "figure_lecture_curves", "figure_profiles", "figure_vm_histogram",
-           "figure_channel_crossings", "save_depth_series", "save_png"]
+__all__ = ["DPI", "SIZES", "new_figure", "shade_membranes", "shade_equilibration",
+           "draw_moved_out", "draw_membrane_potential", "draw_density_profiles",
+           "draw_potential_profile", "draw_vm_histogram", "draw_channel_crossings",
+           "draw_depth_series", "plot_profiles", "figure_lecture_curves", "figure_profiles",
+           "figure_vm_histogram", "figure_channel_crossings", "save_depth_series", "save_png"]
 
 DPI = 100
 #: figure name -> (width, height) in pixels at DPI
@@ -40,7 +40,13 @@ _EQUIL_COLOR = "0.85"
 
 
 def _figure(name, nrows=1, sharex=False, height_ratios=None):
-    w, h = SIZES[name]
+    return new_figure(SIZES[name], nrows, sharex, height_ratios)
+
+
+def new_figure(size_px, nrows: int = 1, sharex: bool = False, height_ratios=None):
+    """A figure of ``size_px`` (width, height) pixels at DPI with ``nrows`` axes in a column
+    (constrained layout): (figure, axes or array of axes)."""
+    w, h = size_px
     kw = {"height_ratios": height_ratios} if height_ratios else None
     fig, axes = plt.subplots(nrows, 1, figsize=(w / DPI, h / DPI), dpi=DPI, sharex=sharex,
                              gridspec_kw=kw, layout="constrained")
@@ -62,7 +68,8 @@ def shade_membranes(ax, bounds, label: bool = True) -> None:
                    label="membrane" if (label and i == 0) else None)
 
 
-def _shade_equilibration(ax, t_equil_ns, label=True):
+def shade_equilibration(ax, t_equil_ns, label=True):
+    """Shade the equilibration period [0, t_equil_ns] (ns) that every mean leaves out."""
     if t_equil_ns > 0:
         ax.axvspan(0.0, t_equil_ns, color=_EQUIL_COLOR, alpha=0.6, lw=0,
                    label="equilibration (dropped)" if label else None)
@@ -74,7 +81,7 @@ def draw_moved_out(ax, m) -> None:
     """Net ions of each permeant species moved inside -> outside against time (ns)."""
     t_ns = m.times_ps / PS_PER_NS
     names = m.compartment_names
-    _shade_equilibration(ax, m.t_equil_ps / PS_PER_NS)
+    shade_equilibration(ax, m.t_equil_ps / PS_PER_NS)
     by_position = m.charge_moved()
     for s in m.permeant:
         line, = ax.step(t_ns, m.moved_out[s], where="post", lw=1.5,
@@ -102,7 +109,7 @@ def draw_membrane_potential(ax, m, rows) -> None:
         rows: :class:`analysis.comparison.NernstRow` list (the Nernst lines).
     """
     t_equil_ns = m.t_equil_ps / PS_PER_NS
-    _shade_equilibration(ax, t_equil_ns, label=False)
+    shade_equilibration(ax, t_equil_ns, label=False)
     if m.vm_series is None:
         ax.text(0.5, 0.5, "no membrane potential in this run (electrostatics off)",
                 transform=ax.transAxes, ha="center", va="center")

@@ -27,7 +27,7 @@ from analysis.comparison import compare, comparison_tables
 from analysis.profiles import Profiles
 from analysis.runs import measure, open_run
 
-__all__ = ["Report", "write_report", "PLOT_FILES"]
+__all__ = ["Report", "write_report", "PLOT_FILES", "save_figures", "write_documents"]
 
 #: plot key -> (file name, caption)
 PLOT_FILES = {
@@ -71,15 +71,15 @@ def _figures(m, comparison, prof):
     return figs
 
 
-def _write(path: Path, data: bytes | str) -> None:
+def _write(path: Path, data: bytes | str, what: str) -> None:
     try:
         if isinstance(data, str):
             path.write_text(data)
         else:
             path.write_bytes(data)
     except OSError as err:
-        raise UserError(f"{path}: cannot write the report ({err.strerror or err}); the run "
-                        f"directory must be writable") from None
+        raise UserError(f"{path}: cannot write the report ({err.strerror or err}); the "
+                        f"{what} must be writable") from None
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;
@@ -109,23 +109,13 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
     if m.two_compartments:
         tables += budget_tables(m, radius_um)
 
-    pngs = {}
     captions = {key: caption for key, (_, caption) in PLOT_FILES.items()}
     if prof is not None and not prof.has_potential:
         captions["profiles"] = ("Mean concentration of each species along z (log scale), "
                                 "membranes shaded; no potential profile without "
                                 "electrostatics and membranes.")
-    for key, fig in _figures(m, comparison, prof).items():
-        path = out / PLOT_FILES[key][0]
-        try:
-            plots.save_png(fig, path)
-        except OSError as err:
-            raise UserError(f"{path}: cannot write the plot ({err.strerror or err}); the run "
-                            f"directory must be writable") from None
-        pngs[key] = path
-    for key, (name, _) in PLOT_FILES.items():  # a plot of an earlier report, now not drawn
-        if key not in pngs and (out / name).is_file():
-            (out / name).unlink()
+    files = {key: name for key, (name, _) in PLOT_FILES.items()}
+    pngs = save_figures(_figures(m, comparison, prof), out, files, "run directory")
 
     sc = m.scenario
     title = f"ionsim report: {sc.name}"
@@ -140,33 +130,73 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
     ]
     facts = [f for f in facts if f]
 
+    md_path, html_path = write_documents(
+        out, title, facts, [("Membrane potential and theory", tables)], m.notes,
+        [(key, path, captions[key]) for key, path in pngs.items()], "run directory")
+    return Report(md_path, html_path, pngs)
+
+
+def save_figures(figures: dict, out: Path, files: dict, what: str) -> dict:
+    """Write each figure (key -> matplotlib figure) as ``out / files[key]`` and remove the
+    PNGs of ``files`` that an earlier report drew and this one does not: key -> path.
+
+    Raises:
+        UserError: a PNG cannot be written (``what`` names the directory's kind).
+    """
+    pngs = {}
+    for key, fig in figures.items():
+        path = out / files[key]
+        try:
+            plots.save_png(fig, path)
+        except OSError as err:
+            raise UserError(f"{path}: cannot write the plot ({err.strerror or err}); the "
+                            f"{what} must be writable") from None
+        pngs[key] = path
+    for key, name in files.items():  # a plot of an earlier report, now not drawn
+        if key not in pngs and (out / name).is_file():
+            (out / name).unlink()
+    return pngs
+
+
+def write_documents(out: Path, title: str, facts: list[str], sections, notes: list[str],
+                    figures, what: str) -> tuple[Path, Path]:
+    """Write ``out/report.md`` (linking the PNGs) and ``out/report.html`` (embedding them,
+    base64: one self-contained file): the title, the facts as a list, each section
+    (heading, tables), the notes, and the figures (key, PNG path, caption).
+
+    Returns:
+        (report.md, report.html).
+
+    Raises:
+        UserError: a file cannot be written (``what`` names the directory's kind).
+    """
     md = [f"# {title}", ""] + [f"- {f}" for f in facts] + [""]
-    md += ["## Membrane potential and theory", ""]
-    for t in tables:
-        md.append(t.markdown())
-    if m.notes:
-        md += ["## Notes", ""] + [f"- {n}" for n in m.notes] + [""]
+    for heading, tables in sections:
+        md += [f"## {heading}", ""] + [t.markdown() for t in tables]
+    if notes:
+        md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     md += ["## Plots", ""]
-    for key, path in pngs.items():
-        md += [f"![{key}]({path.name})", "", f"*{captions[key]}*", ""]
+    for key, path, caption in figures:
+        md += [f"![{key}]({path.name})", "", f"*{caption}*", ""]
     md_path = out / "report.md"
-    _write(md_path, "\n".join(md))
+    _write(md_path, "\n".join(md), what)
 
     e = html.escape
     body = [f"<h1>{e(title)}</h1>", "<ul>" + "".join(f"<li>{e(f)}</li>" for f in facts)
-            + "</ul>", "<h2>Membrane potential and theory</h2>"]
-    body += [t.html() for t in tables]
-    if m.notes:
-        body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{e(n)}</li>" for n in m.notes)
+            + "</ul>"]
+    for heading, tables in sections:
+        body += [f"<h2>{e(heading)}</h2>"] + [t.html() for t in tables]
+    if notes:
+        body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes)
                  + "</ul>"]
     body.append("<h2>Plots</h2>")
-    for key, path in pngs.items():
+    for key, path, caption in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         body.append(f'<figure><img alt="{e(key)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>{e(captions[key])}</figcaption></figure>")
+                    f"<figcaption>{e(caption)}</figcaption></figure>")
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
     html_path = out / "report.html"
-    _write(html_path, page)
-    return Report(md_path, html_path, pngs)
+    _write(html_path, page, what)
+    return md_path, html_path

@@ -48,7 +48,7 @@ from sim.units import PER_NM3_TO_MM, PS_PER_NS
 from analysis.statistics import TimeSeriesStats, analyze_series
 
 __all__ = ["open_run", "measure", "Measurements", "SeriesMean", "permeant_species", "running_mean",
-           "counting_se_mV",
+           "counting_se_mV", "counting_limit_mV", "unit_charge_crossings",
            "moved_out_by_position",
            "INSIDE", "OUTSIDE"]
 
@@ -237,21 +237,43 @@ def _stats(values, times, t0, notes, what) -> SeriesMean:
     return SeriesMean(st.mean, st.sem, st)
 
 
-def counting_se_mV(scenario, crossings, t_from_ps: float) -> tuple[float, int]:
-    """The error bar of mean V_m that the crossings after t_from_ps allow, and their number.
+def unit_charge_crossings(scenario, crossings, t_from_ps: float) -> tuple[float, int]:
+    """The crossings at or after ``t_from_ps`` (ps): (sum over them of z^2, their number).
 
-    V_m's slow part is the membrane's charge, which changes only when an ion crosses; its
-    mean is known to about (kT/e) sqrt(2 / n) for n unit charges crossing each way
-    (n = sum over species of z^2 x crossings / 2; a zero count is taken as one). Returns
-    (SE in mV, crossings).
+    Args:
+        scenario: the run's scenario (the species' valences z).
+        crossings: the run's crossing events (``sim.io.RunData.crossings``: ``time`` ps,
+            ``species`` index).
     """
-    from sim.units import thermal_voltage_mV
     after = np.asarray(crossings["time"]) >= t_from_ps
-    species = np.asarray(crossings["species"])[after]
+    species = np.asarray(crossings["species"])[after].astype(np.int64)
     valence = np.array([sp.valence for sp in scenario.species], dtype=float)
     unit_charges = float(np.sum(valence[species] ** 2)) if species.size else 0.0
-    n_each = max(1.0, 0.5 * unit_charges)
-    return thermal_voltage_mV(scenario.temperature) * math.sqrt(2.0 / n_each), int(species.size)
+    return unit_charges, int(species.size)
+
+
+def counting_limit_mV(temperature_K: float, unit_charges: float) -> float:
+    """The error bar of mean V_m that ``unit_charges`` crossings allow, mV.
+
+    V_m's slow part is the membrane's charge, which changes only when an ion crosses; its
+    mean is known to about (kT/e) sqrt(2 / n) for n unit charges crossing each way,
+    n = unit_charges / 2 with unit_charges = sum over the crossings of z^2 (a count below
+    one is taken as one). Independent runs add their unit charges.
+
+    Args:
+        temperature_K: K.
+        unit_charges: sum of z^2 over the crossings counted (dimensionless).
+    """
+    from sim.units import thermal_voltage_mV
+    n_each = max(1.0, 0.5 * float(unit_charges))
+    return thermal_voltage_mV(temperature_K) * math.sqrt(2.0 / n_each)
+
+
+def counting_se_mV(scenario, crossings, t_from_ps: float) -> tuple[float, int]:
+    """The error bar of mean V_m that the crossings after t_from_ps allow, and their number:
+    (:func:`counting_limit_mV` of their :func:`unit_charge_crossings`, in mV; crossings)."""
+    unit_charges, n = unit_charge_crossings(scenario, crossings, t_from_ps)
+    return counting_limit_mV(scenario.temperature, unit_charges), n
 
 
 def _with_counting_floor(vm: SeriesMean, scenario, crossings, t_from_ps, notes) -> SeriesMean:

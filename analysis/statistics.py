@@ -50,6 +50,8 @@ __all__ = [
     "statistical_inefficiency",
     "detect_equilibration",
     "analyze_series",
+    "pool_independent",
+    "spread_se",
 ]
 
 #: Fewest blocks at the chosen blocking level for the error to be trusted (relative error of
@@ -400,3 +402,31 @@ def analyze_series(values, times=None, equilibration="auto",
         statistical_inefficiency=g, n_samples=n, n_effective=n / g,
         t_equil_index=int(start), t_equil=None if t is None else float(t[start]),
         blocking=info)
+
+
+def spread_se(values) -> float:
+    """The SE of the mean read from the values' own spread: s / sqrt(R), s the sample SD
+    (R - 1 in the denominator); 0 for fewer than two values."""
+    x = np.asarray(values, dtype=float)
+    return float(np.std(x, ddof=1)) / np.sqrt(x.size) if x.size >= 2 else 0.0
+
+
+def pool_independent(values, ses) -> tuple[float, float]:
+    """Mean and SE of R independent estimates x_i +- se_i (replicas of a run).
+
+    mean = (1/R) sum x_i; SE = max( sqrt(sum se_i^2) / R, s / sqrt(R) ), the first the SE of
+    a mean of independent estimates, the second the same SE read from their spread
+    (:func:`spread_se`), which catches estimates whose own SEs are too small (a step-like
+    series of a few crossings, a slowly exchanging bulk concentration). Used for every
+    quantity pooled over replicas (sweeps: analysis.pooled; validation:
+    analysis.validation.replicas), so that the two report the same SE. An SE given as None
+    or NaN leaves the spread alone (NaN for a single value without an SE)."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise ValueError("pool_independent: no values")
+    se = np.asarray([np.nan if v is None else v for v in ses], dtype=float)
+    own = float(np.sqrt(np.sum(np.square(se)))) / x.size  # NaN when an SE is unknown
+    spread = spread_se(x) if x.size >= 2 else np.nan
+    known = [v for v in (own, spread) if np.isfinite(v)]
+    return float(x.mean()), max(known) if known else float("nan")
+

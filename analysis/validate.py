@@ -6,7 +6,9 @@ number, plus engine checks (free diffusion, harmonic well, Ewald vs a direct sum
 capacitor), is run and held against its reference: simulated value +- SE, reference and
 source, deviation in SE, verdict (PASS |dev| <= 3 SE; FAIL; INCONCLUSIVE when the error bar
 cannot decide). Writes validation.md, validation.json, deviations.png and vm_traces.png into
-DIR (default runs/validate), each run under DIR/runs/<case>.
+DIR (default runs/validate), each run under DIR/runs/<case>; with --full that is a replica
+directory, replicas added until the case can decide, at most --max-replicas
+(analysis.validation.replicas).
 
 Exit code: 0 when no case FAILs, 1 when one does, 2 for a usage error.
 """
@@ -25,6 +27,7 @@ from analysis.commands import run_standalone
 from analysis.validation import cases as case_module
 from analysis.validation.output import (summary_line, table, write_json, write_markdown,
                                         write_plots)
+from analysis.validation.replicas import MAX_REPLICAS
 from analysis.validation.verdict import FAIL
 
 __all__ = ["add_arguments", "run_command", "main", "validate", "select_cases"]
@@ -49,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reuse", action="store_true",
                    help="re-analyse the finished runs already in OUT/runs (same length) "
                         "instead of running them again")
+    p.add_argument("--max-replicas", type=int, metavar="N",
+                   help=f"--full: the most replicas a scenario case adds until it can "
+                        f"decide (default {MAX_REPLICAS})")
 
 
 def _check_out(out: Path) -> None:
@@ -61,19 +67,21 @@ def _check_out(out: Path) -> None:
 
 
 def validate(selected, out: Path, quick: bool, jobs: int, duration_ns=None, say=print,
-             reuse=False):
-    """Run the cases (in parallel processes when jobs > 1); results in case order."""
+             reuse=False, max_replicas: int = MAX_REPLICAS):
+    """Run the cases (in parallel processes when jobs > 1); results in case order.
+    ``max_replicas``: the cap on a scenario case's replicas with --full (quick: 1 run)."""
     order = sorted(range(len(selected)), key=lambda i: -selected[i].cost)
     results = [None] * len(selected)
     if jobs <= 1:
         for i in order:
             results[i] = case_module.run_case(selected[i], str(out), quick, duration_ns,
-                                              reuse=reuse)
+                                              reuse=reuse, max_replicas=max_replicas)
             _progress(results[i], say)
     else:
         with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(case_module.run_case, selected[i], str(out), quick,
-                                   duration_ns, jobs, reuse): i for i in order}
+                                   duration_ns, jobs, reuse, max_replicas): i
+                       for i in order}
             for f in cf.as_completed(futures):
                 results[futures[f]] = f.result()
                 _progress(results[futures[f]], say)
@@ -82,7 +90,8 @@ def validate(selected, out: Path, quick: bool, jobs: int, duration_ns=None, say=
 
 def _progress(rs, say):
     for r in rs:
-        say(f"  {r.case}: {r.verdict} ({r.seconds:.0f} s)")
+        runs = f", {r.replicas} replicas" if r.replicas > 1 else ""
+        say(f"  {r.case}: {r.verdict} ({r.seconds:.0f} s{runs})")
 
 
 def select_cases(names, full: bool):
@@ -100,11 +109,23 @@ def select_cases(names, full: bool):
     return [c for c in case_module.CASES if c not in left_out], left_out
 
 
+def _max_replicas(args) -> int:
+    """--max-replicas: an integer >= 1, and only with --full (--quick runs each case once)."""
+    if args.max_replicas is None:
+        return MAX_REPLICAS
+    if args.max_replicas < 1:
+        raise UserError(f"--max-replicas: must be >= 1, got {args.max_replicas}")
+    if not args.full:
+        raise UserError("--max-replicas: only with --full (--quick runs each case once)")
+    return args.max_replicas
+
+
 def run_command(args) -> int:
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}")
     if args.duration is not None and not args.duration > 0:
         raise UserError(f"--duration: must be > 0 ns, got {args.duration}")
+    max_replicas = _max_replicas(args)
     selected, left_out = select_cases(args.cases, args.full)
     for c in left_out:
         print(f"--quick leaves out {c.name}: {c.full_only} (run it with --full, or name it "
@@ -124,16 +145,19 @@ def run_command(args) -> int:
     mode = "full" if args.full else "quick"
     print(f"ionsim validate --{mode}: {len(selected)} cases, {args.jobs} job(s) -> {out}")
     t0 = time.perf_counter()
-    results = validate(selected, out, quick, args.jobs, args.duration, reuse=args.reuse)
+    results = validate(selected, out, quick, args.jobs, args.duration, reuse=args.reuse,
+                       max_replicas=max_replicas)
     wall = time.perf_counter() - t0
     header = (f"Mode --{mode}, {args.jobs} job(s), wall time {wall:.0f} s"
               + (f", runs of {args.duration:g} ns" if args.duration else "")
+              + (f", up to {max_replicas} replicas per scenario case" if args.full else "")
               + (", finished runs re-analysed (--reuse)" if args.reuse else ""))
     print("\n".join(table(results, f"ionsim validate --{mode} ({wall:.0f} s)").text()))
     write_markdown(results, out / "validation.md", header)
     write_json(results, out / "validation.json",
                {"mode": mode, "jobs": args.jobs, "wall_time_s": wall,
-                "duration_override_ns": args.duration})
+                "duration_override_ns": args.duration,
+                "max_replicas": max_replicas if args.full else 1})
     write_plots(results, out)
     print(f"written: {out / 'validation.md'}, validation.json, deviations.png")
     failed = [r.case for r in results if r.verdict == FAIL]

@@ -20,13 +20,14 @@ import sys
 from pathlib import Path
 
 from . import __version__, library, rundir
+from .rundir import default_out  # noqa: F401 (sim.api uses it from here)
 from .commands import COMMANDS, add_command, describe  # noqa: F401 (the table's home)
 from .errors import (EXIT_INTERRUPTED, EXIT_STOPPED, EXIT_UNPHYSICAL, EXIT_USAGE,  # noqa: F401
                      RunStopped, UserError)
 from .io import SUMMARY, TRAJECTORY, read_scenario, summary_readable
 from .limits import check_work
 from .scenario import load_scenario
-from .sweep_cli import add_cluster_arguments, run_replicas
+from .sweep_cli import add_cluster_arguments, replica_count, run_replicas
 from .units import UnitError, display_quantity, parse_quantity
 
 
@@ -69,9 +70,10 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar or table")
     run.add_argument("--animate", action="store_true",
                      help="render the run's animation (animation.mp4) when it finishes")
-    run.add_argument("--replicas", type=int, metavar="N",
-                     help="N independent runs with seeds derived from run.seed, pooled "
-                          "(a replica directory; on every core by default, see --workers)")
+    run.add_argument("--replicas", metavar="N|auto",
+                     help="N independent runs with seeds derived from run.seed, pooled (a "
+                          "replica directory, run on one worker per core; auto: one replica "
+                          "per core)")
     add_cluster_arguments(run)
 
 
@@ -146,21 +148,9 @@ def with_run_options(scenario, steps=None, seed=None, duration=None, yes=False, 
     return scenario
 
 
-def default_out(scenario) -> Path:
-    """runs/<name>; the scenario reader allows only plain names, checked here again because
-    a path outside runs/ could hold anything."""
-    runs = Path("runs")
-    out = runs / scenario.name
-    if out.resolve().parent != runs.resolve():
-        raise UserError(f"{scenario.source}: name: {scenario.name!r} would place the run "
-                        f"outside runs/; use a plain name or --out")
-    return out
-
-
 def cmd_run(args) -> int:
     from .run import SimulationError, run_scenario
-    if args.replicas is not None and args.replicas < 1:
-        raise UserError(f"--replicas: must be >= 1, got {args.replicas}")
+    args.replicas = replica_count(args.replicas)
     if args.replicas is None and (args.workers or args.scheduler or args.scheduler_file):
         raise UserError("--workers, --scheduler and --scheduler-file go with --replicas "
                         "(one run uses this process's threads)")

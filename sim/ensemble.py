@@ -37,10 +37,11 @@ from . import rundir
 from .console import show_progress
 from .errors import RunStopped, UserError
 from .loop import Trigger, Tuner
+from .simulation import SimulationError
 from .sweep import MAX_RUNS, Member, Sweep, check_same_sweep, is_sweep_directory, write_plan
 
 __all__ = ["run_sweep", "SweepResult", "run_member", "member_state", "CONNECT_TIMEOUT_S",
-           "CompileLock"]
+           "CompileLock", "available_cores"]
 
 CONNECT_TIMEOUT_S = 5.0  # an address that does not answer in this time is refused
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -144,6 +145,15 @@ def run_member(run_dir: str, scenario_tree: dict, source: str) -> dict:
 
 # --- the cluster ----------------------------------------------------------------------------
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or a batch
+    job's allocation narrows; os.cpu_count() counts the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @contextlib.contextmanager
 def _client(client=None, scheduler=None, scheduler_file=None, workers=None):
     """The client to submit to, and whether this function owns it (and its cluster)."""
@@ -161,16 +171,20 @@ def _client(client=None, scheduler=None, scheduler_file=None, workers=None):
             own = Client(scheduler, scheduler_file=scheduler_file,
                          timeout=f"{CONNECT_TIMEOUT_S}s")
         except (OSError, TimeoutError, ValueError) as err:
+            why = str(err).splitlines()[0][:120] if str(err) else "no answer"
             raise UserError(f"{what}: no scheduler answered within {CONNECT_TIMEOUT_S:g} s "
-                            f"({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else 'no answer'})"
-                            ) from None
+                            f"({type(err).__name__}: {why})") from None
         with own:
             yield own
         return
     import logging
+    import warnings
 
     from distributed import LocalCluster
-    n = workers or os.cpu_count() or 1
+    n = workers or available_cores()
+    # The scheduler's HTTP server (health checks) tries port 8787 first and warns when
+    # another cluster holds it, then takes a free port: nothing the user must act on.
+    warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       dashboard_address=None, silence_logs=logging.ERROR,
                       env=dict(WORKER_ENV)) as cluster, Client(cluster) as own:
@@ -221,7 +235,8 @@ def run_sweep(sweep: Sweep, out, *, client=None, scheduler: str | None = None,
         out: the sweep directory.
         client: a ``distributed.Client`` to use (never closed here).
         scheduler, scheduler_file: join an existing cluster instead.
-        workers: the LocalCluster's worker processes (default: one per core).
+        workers: the LocalCluster's worker processes (default: one per core, at most one
+            per run to do).
         quiet: no progress bar.
         yes: allow more than MAX_RUNS runs, or runs larger than sim.limits allows.
 
@@ -251,7 +266,8 @@ def run_sweep(sweep: Sweep, out, *, client=None, scheduler: str | None = None,
         if todo:
             log(f"{sweep.source}: {len(members)} runs ({len(members) - len(todo)} finished "
                 f"before) -> {out}")
-            c = stack.enter_context(_client(client, workers=workers))
+            local_workers = workers or min(available_cores(), len(todo))
+            c = stack.enter_context(_client(client, workers=local_workers))
             result.outcomes += _execute(c, sweep, out, todo, len(members) - len(todo),
                                         sum(o["crossings"] for o in result.outcomes),
                                         quiet, log)
@@ -260,6 +276,10 @@ def run_sweep(sweep: Sweep, out, *, client=None, scheduler: str | None = None,
     result.wall_time_s = time.perf_counter() - t0
     order = {m.dir: m.index for m in sweep.members}
     result.outcomes.sort(key=lambda o: order[o["dir"]])
+    bugs = [o for o in result.failed if "exception" in o]
+    if bugs:  # an error in ionsim keeps its traceback (the worker's, carried by dask)
+        raise RuntimeError(f"{out / bugs[0]['dir']}: the run raised (the other runs "
+                           f"finished)") from bugs[0]["exception"]
     if result.failed:
         lines = "; ".join(f"{o['dir']}: {o['error']}" for o in result.failed[:3])
         raise RunStopped(f"{len(result.failed)} of {len(result.outcomes)} runs failed "
@@ -294,11 +314,11 @@ def _execute(client, sweep: Sweep, out: Path, todo: list[Member], done_before: i
             m = futures[f]
             try:
                 outcome = f.result()
-            except (UserError, RunStopped) as err:
+            except (UserError, RunStopped, SimulationError) as err:
                 outcome = {"dir": m.dir, "error": str(err), "crossings": 0}
-            except Exception as err:  # noqa: BLE001 - one run's failure is reported, the rest go on
+            except Exception as err:  # noqa: BLE001 - the other runs go on; re-raised after
                 outcome = {"dir": m.dir, "error": f"{type(err).__name__}: {err}",
-                           "crossings": 0}
+                           "crossings": 0, "exception": err}
             outcomes.append(outcome)
             crossings += outcome.get("crossings", 0)
             if bar is not None:

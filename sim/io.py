@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import yaml
 
 from .errors import UserError
+from .files import atomic_write_bytes
 from .rundir import CHECKPOINT, RUN_ID_PREFIX, SCENARIO, SUMMARY, TRAJECTORY, scenario_run_id
 from .scenario import Scenario, parse_scenario
 
@@ -59,25 +59,6 @@ def _errno_text(err: BaseException) -> str:
     if marker in text:
         return text.split(marker, 1)[1].split("'", 1)[0]
     return text.strip().splitlines()[0][:200] if text.strip() else type(err).__name__
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see either the old or the new content, never half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise a user sharing runs
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_scenario(run_dir: Path, scenario: Scenario, run_id: str | None = None) -> None:

@@ -290,3 +290,14 @@ def check_consistent(run_dir: Path) -> str | None:
                         f"runs wrote into this directory, so it cannot be analysed or "
                         f"resumed: run the scenario again into a new directory")
     return distinct[0] if distinct else None
+
+
+def default_out(scenario) -> Path:
+    """runs/<name>; the scenario reader allows only plain names, checked here again because
+    a path outside runs/ could hold anything."""
+    runs = Path("runs")
+    out = runs / scenario.name
+    if out.resolve().parent != runs.resolve():
+        raise UserError(f"{scenario.source}: name: {scenario.name!r} would place the run "
+                        f"outside runs/; use a plain name or --out")
+    return out

@@ -41,7 +41,8 @@ import numpy as np
 
 from . import library
 from .errors import ScenarioError, UserError
-from .scenario import Scenario, load_scenario, parse_scenario
+from .files import atomic_write_bytes
+from .scenario import Scenario, parse_scenario
 from .variations import key_path, set_value
 from .yaml_input import brief, load_yaml
 
@@ -322,7 +323,6 @@ def read_plan(sweep_dir) -> dict:
 
 
 def write_plan(sweep_dir, sweep: Sweep) -> None:
-    from .io import atomic_write_bytes
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(Path(sweep_dir) / PLAN,
                        json.dumps(sweep.plan(), indent=1).encode() + b"\n")

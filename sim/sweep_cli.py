@@ -14,9 +14,10 @@ import argparse
 from pathlib import Path
 
 from .errors import UserError
+from .rundir import default_out
 from .sweep import MAX_RUNS, Sweep, load_sweep, replicas_of
 
-__all__ = ["add_cluster_arguments", "run_replicas", "cmd_sweep"]
+__all__ = ["add_cluster_arguments", "replica_count", "run_replicas", "cmd_sweep"]
 
 
 def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,6 +44,22 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     add_cluster_arguments(p)
 
 
+def replica_count(value: str | None) -> int | None:
+    """--replicas: an integer >= 1, or ``auto`` for one replica per core."""
+    if value is None:
+        return None
+    if value == "auto":
+        from .ensemble import available_cores
+        return available_cores()
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise UserError(f"--replicas: must be an integer >= 1 or auto, got {value!r}")
+    return n
+
+
 def _check_workers(workers) -> None:
     if workers is not None and workers < 1:
         raise UserError(f"--workers: must be >= 1, got {workers}")
@@ -66,11 +83,7 @@ def run_replicas(args, scenario) -> int:
                         "another --out for a new one")
     _check_workers(args.workers)
     sweep = replicas_of(scenario, args.replicas)
-    if args.out:
-        out = Path(args.out)
-    else:
-        from .cli import default_out
-        out = default_out(scenario)
+    out = Path(args.out) if args.out else default_out(scenario)
     return _run(sweep, out, args)
 
 
@@ -100,7 +113,7 @@ def _run(sweep: Sweep, out: Path, args) -> int:
 
 def _print_pooled(out: Path, say) -> None:
     try:
-        from analysis.pooled import pooled_lines
+        from analysis.nernst import analyze_sweep
     except ImportError:  # an install without the analysis package
         return
-    say("\n".join(pooled_lines(out)))
+    analyze_sweep(out, say)

@@ -40,6 +40,7 @@ LAYERS = (
     )),
     ("input", (
         "sim.yaml_input",           # YAML within limits; brief() for error messages
+        "sim.files",                # files written whole (atomic replace)
     )),
     ("units", (
         "sim.units",                # units, constants, parse_quantity
@@ -50,6 +51,8 @@ LAYERS = (
         "sim.scenario",             # the scenario: keys, defaults, rules
         "sim.library",              # shipped scenarios found by name
         "scenarios",                # the shipped scenario files (package data)
+        "sim.variations",           # scenarios changed by key path
+        "sim.sweep",                # sweep files and replicas planned: points, seeds, dirs
     )),
     ("engine", (
         # kernels (Numba)
@@ -68,6 +71,9 @@ LAYERS = (
         "analysis.comparison",      # V_m against Nernst, GHK, the capacitor (ionsim analyze)
         "analysis.budget",          # the ions that crossed (ionsim budget)
         "analysis.tables",          # how the analyses' numbers read as text tables
+        "analysis.pooled",          # a sweep's runs pooled per point (replica means, SEs)
+        "analysis.pooled_fits",     # its fits: Nernst slope, channel count, depth series
+        "analysis.pooled_tables",   # its text tables, pooled.csv and pooled.json
     )),
     ("presentation", (
         "sim.report",               # what `ionsim check` prints; summary.json + closing table
@@ -75,12 +81,17 @@ LAYERS = (
         "analysis.plots",
         "analysis.report_writer",   # report.md / report.html
         "analysis.movie", "analysis.animation_writers",
+        "analysis.pooled_plots",    # a sweep's figures (Nernst slope, channel count, ...)
+        "analysis.pooled_report",   # a sweep's report.md / report.html
+    )),
+    ("ensembles", (
+        "sim.ensemble",             # a sweep's runs executed on dask.distributed
     )),
     ("validation", (
         "analysis.validation", "analysis.validation.*",
     )),
     ("commands", (
-        "sim.commands", "sim.cli", "sim.__main__", "sim.api",
+        "sim.commands", "sim.cli", "sim.sweep_cli", "sim.__main__", "sim.api",
         "analysis.commands",        # python -m analysis.<command>
         "analysis.nernst", "analysis.ion_budget", "analysis.report", "analysis.animate",
         "analysis.validate",
@@ -93,10 +104,11 @@ KERNELS = ("sim.forces", "sim.forces.*", "sim.integrate", "sim.geometry", "sim.p
 
 #: What runs a simulation and writes its directory: no kernel imports it.
 ORCHESTRATION = ("sim.run", "sim.simulation", "sim.loop", "sim.writers", "sim.threads",
-                 "sim.cli", "sim.rundir", "sim.io", "sim.api")
+                 "sim.cli", "sim.rundir", "sim.io", "sim.api", "sim.ensemble", "sim.sweep_cli")
 
 #: What runs a simulation: analysis and presentation of finished runs import none of it.
-RUN_MACHINERY = ("sim.run", "sim.simulation", "sim.loop", "sim.writers", "sim.threads")
+RUN_MACHINERY = ("sim.run", "sim.simulation", "sim.loop", "sim.writers", "sim.threads",
+                 "sim.ensemble")
 
 NJIT_NAMES = {"njit", "jit", "vectorize", "guvectorize", "stencil", "cfunc"}
 

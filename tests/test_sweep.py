@@ -91,7 +91,9 @@ def test_too_many_runs_need_yes(tmp_path, capsys):
 
 def test_replicas_zero_and_cluster_options_without_replicas_are_refused(tmp_path, capsys):
     assert main(["run", "potassium", "--replicas", "0", "--out", str(tmp_path / "o")]) == 2
-    assert "--replicas: must be >= 1, got 0" in capsys.readouterr().err
+    assert "--replicas: must be an integer >= 1 or auto, got '0'" in capsys.readouterr().err
+    assert main(["run", "potassium", "--replicas", "two", "--out", str(tmp_path / "o")]) == 2
+    assert "got 'two'" in capsys.readouterr().err
     assert main(["run", "potassium", "--workers", "2", "--out", str(tmp_path / "o")]) == 2
     assert "go with --replicas" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
@@ -244,3 +246,18 @@ def test_a_killed_worker_does_not_change_any_result(tmp_path):
         assert a.keys() == b.keys()
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{run}: {name}")
+
+
+def test_run_with_replicas_makes_a_replica_directory(tmp_path, capsys):
+    out = tmp_path / "k"
+    for flag in ("--force", "--animate"):
+        assert main(["run", "potassium", "--replicas", "2", "--out", str(out), flag]) == 2
+        assert f"{flag}:" in capsys.readouterr().err
+    assert main(["run", "potassium", "--replicas", "2", "--steps", "1000", "--workers", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    plan = read_plan(out)
+    assert plan["replicas"] == 2 and plan["spec"]["axes"] == []
+    seeds = [r["seed"] for r in plan["runs"]]
+    assert seeds == [member_seed(1, 0, 0), member_seed(1, 0, 1)]  # potassium's run.seed: 1
+    for r in plan["runs"]:
+        assert json.loads((out / r["dir"] / "summary.json").read_text())["steps"] == 1000

@@ -8,19 +8,20 @@ At the default dt, D from the mean squared displacement of the interacting elect
 D / D0 sits just below 1, as the obstruction by other ions predicts (~1% at 150 mM).
 """
 
-from pathlib import Path
-
 from bench.timestep_study import measure
+from sim import library
 from sim.scenario import load_scenario
+from sim.sweep import load_sweep
 
 N_IONS = 400
 DT_PS = 0.05  # the step the shipped scenarios use
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def test_shipped_scenarios_use_the_measured_step():
-    for path in sorted(SCENARIOS.rglob("*.yaml")):
-        assert load_scenario(path).run.dt <= DT_PS, path
+    for name in library.names():
+        assert load_scenario(library.path(name)).run.dt <= DT_PS, name
+    for name in library.sweep_names():
+        assert all(sc.run.dt <= DT_PS for sc in load_sweep(name).scenarios), name
 
 
 def test_a_step_that_lets_ions_pass_through_each_other_is_stopped():

@@ -214,7 +214,8 @@ def test_a_fail_gives_exit_code_1(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["--jobs", "0"], ["--cases", "nonsense"],
-                                  ["--duration", "-1"]])
+                                  ["--duration", "-1"], ["--full", "--max-replicas", "0"],
+                                  ["--max-replicas", "2"]])
 def test_user_errors_exit_2(tmp_path, argv, capsys):
     assert ionsim_main(["validate", "--out", str(tmp_path / "v"), *argv]) == 2
     assert "error" in capsys.readouterr().err

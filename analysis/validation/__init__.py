@@ -9,6 +9,8 @@ Modules:
 - :mod:`analysis.validation.scenario_checks`: what each file in ``scenarios/`` is checked
   against (Nernst, Donnan, GHK, selectivity, the controls).
 - :mod:`analysis.validation.cases`: the case list, with the --quick run lengths.
+- :mod:`analysis.validation.replicas`: --full's replicas of a scenario case, added until it
+  can decide (at most --max-replicas), and how their results are pooled.
 - :mod:`analysis.validation.output`: the table, validation.md, validation.json, PNG plots.
 - :mod:`analysis.validate`: the command (``ionsim validate``, ``python -m analysis.validate``).
 """

@@ -1,14 +1,16 @@
 """The validation cases and how one is run.
 
 A case is either an engine check (:mod:`analysis.validation.engine_checks`) or a scenario
-of the shipped library (``scenarios/``, found by :mod:`sim.library`) run into
-``DIR/runs/<case>`` and checked by :mod:`analysis.validation.scenario_checks`. ``--quick``
-replaces each scenario's duration with ``quick_ns`` (ns); ``--full`` keeps the scenario's
-own duration.
+of the shipped library (``scenarios/``, found by :mod:`sim.library`) checked by
+:mod:`analysis.validation.scenario_checks`. ``--quick`` replaces each scenario's duration
+with ``quick_ns`` (ns) and runs it once into ``DIR/runs/<case>``; ``--full`` keeps the
+scenario's own duration and runs replicas into the replica directory ``DIR/runs/<case>/``
+until the case can decide, at most ``max_replicas`` (:mod:`analysis.validation.replicas`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 from sim import library
 from sim.units import PS_PER_NS
 
+from analysis.validation import replicas
 from analysis.validation.verdict import CaseResult
 
 __all__ = ["Case", "CASES", "SCENARIO_DIR", "run_case", "QUICK_NS_DEFAULT"]
@@ -85,8 +88,10 @@ def _set_threads(jobs: int) -> None:
 
 
 def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = None,
-             jobs: int = 1, reuse: bool = False) -> list[CaseResult]:
-    """Run one case; every result carries the case's wall time. Errors become FAILs."""
+             jobs: int = 1, reuse: bool = False,
+             max_replicas: int = replicas.MAX_REPLICAS) -> list[CaseResult]:
+    """Run one case; every result carries the case's wall time. Errors become FAILs.
+    ``max_replicas``: the most replicas a scenario case runs with --full (quick: one run)."""
     _set_threads(jobs)
     t0 = time.perf_counter()
     try:
@@ -94,7 +99,8 @@ def run_case(case: Case, out_dir: str, quick: bool, duration_ns: float | None = 
             from analysis.validation import engine_checks
             results = [getattr(engine_checks, case.name)(quick=quick)]
         else:
-            results = _run_scenario_case(case, Path(out_dir), quick, duration_ns, reuse)
+            results = _run_scenario_case(case, Path(out_dir), quick, duration_ns, reuse,
+                                         max_replicas)
     except Exception as err:  # noqa: BLE001 - a broken case is a FAIL, not a crash
         # The other cases still run; the traceback travels with the FAIL (into the table's
         # notes, validation.json and stderr), since an error in ionsim keeps its traceback.
@@ -121,13 +127,26 @@ def _finished_run(run_dir: Path, steps: int) -> bool:
         return False
 
 
-def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reuse=False):
+def _analyse(case_name: str, run_dir: Path) -> list[CaseResult]:
+    """One finished run of a scenario case measured (analysis.runs) and checked."""
     from sim.io import RunData
-    from sim.run import run_scenario
-    from sim.scenario import load_scenario
 
     from analysis.runs import measure
     from analysis.validation import scenario_checks
+
+    m = measure(RunData(run_dir))
+    results = scenario_checks.CHECKS[case_name](m)
+    for r in results:
+        r.run_dir = str(run_dir)
+        r.notes.extend(m.notes[:2])
+        r.notes.append(f"simulated {m.duration_ps / 1000:.3g} ns")
+    return results
+
+
+def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reuse=False,
+                       max_replicas: int = replicas.MAX_REPLICAS):
+    from sim.run import run_scenario
+    from sim.scenario import load_scenario
 
     sc = load_scenario(library.directory() / case.scenario)
     quick_ns = case.quick_ns if case.quick_ns is not None else QUICK_NS_DEFAULT
@@ -135,14 +154,15 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reus
     if ns is not None:
         sc = sc.with_run(steps=max(1, sc.steps_for(ns * PS_PER_NS)))
     run_dir = out_dir / "runs" / case.name
+    analyse = functools.partial(_analyse, case.name)
+    if not quick:
+        return replicas.run_replicas(sc, run_dir, analyse, max_replicas, reuse)
     reused = reuse and _finished_run(run_dir, sc.run.steps)
     if not reused:
+        replicas.clear(run_dir)  # an earlier --full's replica directory, or an earlier run
         run_scenario(sc, run_dir, quiet=True, log=lambda *a: None, force=True)
-    m = measure(RunData(run_dir))
-    results = scenario_checks.CHECKS[case.name](m)
-    for r in results:
-        r.run_dir = str(run_dir)
-        r.notes.extend(m.notes[:2])
-        r.notes.append(f"simulated {m.duration_ps / 1000:.3g} ns"
-                       + (" (an earlier run, re-analysed: --reuse)" if reused else ""))
+    results = analyse(run_dir)
+    if reused:
+        for r in results:
+            r.notes.append("an earlier run, re-analysed (--reuse)")
     return results

@@ -2,7 +2,8 @@
 PNG plots (deviation in SE of every case; V_m traces of the scenario cases).
 
 Columns: case, simulated value +- SE, reference (+- its stated uncertainty), unit,
-deviation in combined SE, verdict. Sources and notes follow the table in validation.md and
+deviation in combined SE, replicas (the runs pooled into the value: 1 for an engine check
+and for --quick), verdict. Sources and notes follow the table in validation.md and
 are in full in validation.json.
 """
 
@@ -29,13 +30,14 @@ def num(x, se=None) -> str:
 
 
 def table(results: list[CaseResult], title: str = "ionsim validate") -> Table:
-    t = Table(title, ["case", "simulated", "reference", "unit", "dev (SE)", "verdict"])
+    t = Table(title, ["case", "simulated", "reference", "unit", "dev (SE)", "replicas",
+                      "verdict"])
     for r in results:
         dev = "n/a" if r.deviation is None else f"{r.deviation:+.2f}"
         ref = num(r.reference, r.reference_se)
         if r.mode == "upper":
             ref = "< " + ref
-        t.add(r.case, num(r.value, r.se), ref, r.unit, dev, r.verdict)
+        t.add(r.case, num(r.value, r.se), ref, r.unit, dev, r.replicas, r.verdict)
     t.notes.append(summary_line(results))
     for r in results:
         if r.verdict != PASS:
@@ -64,7 +66,8 @@ def write_markdown(results: list[CaseResult], path: Path, header: str = "") -> P
                      f"source: {r.source}")
         lines.append(f"- verdict: {r.verdict} ({r.reason})")
         if r.scenario:
-            lines.append(f"- scenario: scenarios/{r.scenario}; run: {r.run_dir or 'n/a'}")
+            lines.append(f"- scenario: scenarios/{r.scenario}; run: {r.run_dir or 'n/a'}"
+                         f" ({r.replicas} replica{'s' if r.replicas != 1 else ''})")
         lines.append(f"- wall time: {r.seconds:.1f} s")
         lines.extend(f"- note: {n}" for n in r.notes)
         lines.append("")

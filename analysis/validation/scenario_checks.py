@@ -249,7 +249,7 @@ def check_selectivity(m):
                             f"cut P_Na / P_K as a pore-plus-access resistance model predicts?",
                    quantity="P_Na / P_K from unidirectional crossings", unit="1",
                    value=ratio, se=se, reference=model,
-                   reference_se=MODEL_UNCERTAINTY * model,
+                   reference_se=MODEL_UNCERTAINTY * model, reference_systematic=True,
                    source="R_K / R_Na, R = L e^(dG/kT) / (pi rho^2 D) + 1 / (2 rho D) "
                           "(pore + Hall access resistance), +-10% model uncertainty",
                    count=min(counts.values()), min_count=MIN_CROSSINGS,
@@ -272,7 +272,7 @@ def check_surface_charge(m):
                                 f"Gouy-Chapman?",
                        quantity="psi(face) - psi(bulk)", unit="mV", value=st.mean,
                        se=st.sem, reference=layer.reference_mV,
-                       reference_se=layer.reference_se_mV,
+                       reference_se=layer.reference_se_mV, reference_systematic=True,
                        source=f"Gouy-Chapman psi_0 (2kT/e) asinh(sigma/sqrt(8 c0 eps kT)) at "
                               f"the measured c0 = {layer.c0_mM:.0f} mM, + Stern gap of one "
                               f"ion radius, - tail in the bulk window",

@@ -28,13 +28,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["PASS", "FAIL", "INCONCLUSIVE", "CaseResult", "judge", "Z_PASS"]
+__all__ = ["PASS", "FAIL", "INCONCLUSIVE", "CaseResult", "judge", "Z_PASS", "finite"]
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 Z_PASS = 3.0  # |dev| <= 3 combined SE passes
 
 
-def _finite(x) -> bool:
+def finite(x) -> bool:
+    """A real number that is not NaN or infinite (None is not)."""
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
@@ -56,15 +57,15 @@ def judge(value, se, reference, reference_se=0.0, *, resolution=None, abs_tol=No
     Returns:
         (verdict, deviation in combined SE or None, reason in words).
     """
-    if not _finite(value) or not _finite(reference):
+    if not finite(value) or not finite(reference):
         return INCONCLUSIVE, None, "no value"
-    ref_se = reference_se if _finite(reference_se) else 0.0
+    ref_se = reference_se if finite(reference_se) else 0.0
     diff = value - reference
-    combined = math.hypot(se, ref_se) if _finite(se) and se >= 0 else math.nan
+    combined = math.hypot(se, ref_se) if finite(se) and se >= 0 else math.nan
     dev = diff / combined if combined > 0 else None  # shown even when it cannot decide
     if count is not None and min_count is not None and count < min_count:
         return INCONCLUSIVE, dev, f"only {count} events, {min_count} needed"
-    if not _finite(se) or se < 0:
+    if not finite(se) or se < 0:
         return INCONCLUSIVE, None, "no error bar"
     if n_eff is not None and min_n_eff is not None and not n_eff >= min_n_eff:
         return INCONCLUSIVE, dev, (f"only {n_eff:.3g} independent samples, {min_n_eff} "
@@ -101,8 +102,14 @@ class CaseResult:
         resolution, abs_tol, count, min_count, n_eff, min_n_eff, mode: the inputs of
             :func:`judge`.
         verdict, deviation, reason: filled in by :meth:`decide`.
-        notes: caveats in words; seconds: wall time of the case; run_dir: its run, if any;
-        series: optional (times_ns, values) for plots (not written to JSON).
+        reference_systematic: reference_se is a stated model uncertainty, the same in every
+            run (e.g. the Stern gap's ion radius), not a statistical error: pooling over
+            replicas (:mod:`analysis.validation.replicas`) keeps it instead of dividing it
+            by sqrt(R).
+        notes: caveats in words; seconds: wall time of the case; run_dir: its run (or its
+            replica directory), if any; replicas: the runs behind the value (1 for an
+            engine check and for --quick);
+        series: optional (times_ns, values, t_equil_ns) for plots (not written to JSON).
     """
 
     case: str
@@ -114,6 +121,7 @@ class CaseResult:
     reference: float | None
     source: str
     reference_se: float = 0.0
+    reference_systematic: bool = False
     scenario: str = ""
     resolution: float | None = None
     abs_tol: float | None = None
@@ -128,6 +136,7 @@ class CaseResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     run_dir: str = ""
+    replicas: int = 1
     series: tuple | None = None
 
     def decide(self) -> "CaseResult":
