@@ -1,9 +1,10 @@
 """A pooled sweep as text: what ``ionsim analyze SWEEP_DIR`` prints, pooled.csv and pooled.json.
 
 :func:`point_table` has one row per point of :mod:`analysis.pooled`: its axis values, the
-replicas pooled, V_m +- SE (mV; the SE from 'replicas' = s / sqrt(R), 'counting' =
-(kT/e) sqrt(2/n) for the n unit charges crossing each way after equilibration in all
-replicas, or 'run' = the one replica's own SE, the larger reported), the crossings, c_out/c_in
+replicas pooled, V_m +- SE (mV; the SE from 'replicas' = max(sqrt(sum SE_i^2) / R,
+s / sqrt(R)), 'counting' = (kT/e) sqrt(2/n) for the n unit charges crossing each way after
+equilibration in all replicas, or 'run' = the one replica's own SE, the larger reported),
+the crossings, c_out/c_in
 and the Nernst potentials of the Nernst species (initial, bulk, activity-corrected; mV) with
 the deviations (V_m - E) / sqrt(SE(V_m)^2 + SE(E)^2) in SE; :func:`slope_table` and
 :func:`flatness_table` show the fits of :mod:`analysis.pooled_fits` (slope mV/decade beside
@@ -79,10 +80,10 @@ def point_table(pooled: PooledSweep) -> Table:
                       fmt(n.dev_bulk, 1, sign=True) if n else "n/a",
                       fmt(n.dev_activity, 1, sign=True) if n else "n/a"]
         t.add(*cells)
-    t.notes.append("V_m: mean of the replica means; SE from 'replicas' = s / sqrt(R), "
-                   "'counting' = (kT/e) sqrt(2/n) for the n unit charges crossing each way "
-                   "after equilibration in all replicas, 'run' = the one replica's own SE; "
-                   "the larger is reported")
+    t.notes.append("V_m: mean of the replica means; SE from 'replicas' = the larger of "
+                   "sqrt(sum SE_i^2) / R and s / sqrt(R), 'counting' = (kT/e) sqrt(2/n) for "
+                   "the n unit charges crossing each way after equilibration in all "
+                   "replicas, 'run' = the one replica's own SE; the larger is reported")
     if sp:
         t.notes.append(f"Nernst of {sp}: initial = from the scenario's concentrations; "
                        f"bulk = replica mean from the measured bulk concentrations; activity "

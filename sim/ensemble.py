@@ -211,6 +211,9 @@ def _take_directory(out: Path, sweep: Sweep) -> rundir.RunLock:
     if out.is_dir() and any(out.iterdir()):
         if is_sweep_directory(out):
             check_same_sweep(out, sweep)
+        elif rundir.is_run_directory(out):
+            raise UserError(f"--out: {out} holds one run (ionsim run without --replicas); "
+                            f"nothing was changed: choose another --out for the replicas")
         else:
             raise UserError(f"--out: {out} is a non-empty directory that is not an ionsim "
                             f"sweep; nothing was changed: choose a new or empty directory")

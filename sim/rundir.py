@@ -166,6 +166,11 @@ class Claim:
 
 
 def _refuse_not_a_run(path: Path, flag: str) -> None:
+    from .sweep import is_sweep_directory
+    if is_sweep_directory(path):
+        raise UserError(f"{flag}: {path} holds a sweep or replica directory (ionsim sweep, "
+                        f"ionsim run --replicas), not one run; nothing was changed: run with "
+                        f"--replicas to continue it, or choose another --out")
     raise UserError(f"{flag}: {path} is a non-empty directory that ionsim did not write "
                     f"(its files are not an ionsim run); nothing was changed: choose a new "
                     f"or empty directory")

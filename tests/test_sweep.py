@@ -204,6 +204,7 @@ def _pids(client) -> set[int]:
     return set(client.run(os.getpid).values())
 
 
+@pytest.mark.filterwarnings("ignore:Port .* is already in use")  # another cluster's port
 def test_a_killed_worker_does_not_change_any_result(tmp_path):
     """One worker, two runs; the worker is killed (SIGKILL) after the first run's first
     checkpoint. The nanny starts a new worker, the scheduler gives it the task again, the
@@ -261,3 +262,15 @@ def test_run_with_replicas_makes_a_replica_directory(tmp_path, capsys):
     assert seeds == [member_seed(1, 0, 0), member_seed(1, 0, 1)]  # potassium's run.seed: 1
     for r in plan["runs"]:
         assert json.loads((out / r["dir"] / "summary.json").read_text())["steps"] == 1000
+
+
+def test_one_run_and_replicas_do_not_take_each_others_directory(concentration_sweep, tmp_path,
+                                                                capsys):
+    _, out = concentration_sweep
+    assert main(["run", "potassium", "--steps", "10", "--out", str(out), "--quiet"]) == 2
+    assert "holds a sweep or replica directory" in capsys.readouterr().err
+    single = tmp_path / "single"
+    assert main(["run", "potassium", "--steps", "10", "--out", str(single), "--quiet"]) == 0
+    assert main(["run", "potassium", "--replicas", "2", "--steps", "10", "--out", str(single),
+                 "--quiet"]) == 2
+    assert "holds one run" in capsys.readouterr().err
