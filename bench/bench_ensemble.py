@@ -43,9 +43,9 @@ def _crossings_after_equilibration(run_dir: Path) -> int:
 
 
 def _counting_se_mV(n_crossings: int, temperature: float) -> float:
-    """(kT/e) sqrt(2/n), n the unit charges crossing each way (analysis.runs.counting_se_mV)."""
-    from sim.units import thermal_voltage_mV
-    return thermal_voltage_mV(temperature) * math.sqrt(2.0 / max(1.0, n_crossings / 2.0))
+    """(kT/e) sqrt(2/n), n the K+ (z = 1) crossing each way (analysis.runs)."""
+    from analysis.runs import counting_limit_mV
+    return counting_limit_mV(temperature, n_crossings)
 
 
 def _ionsim(args, threads: int) -> float:

@@ -9,6 +9,8 @@ calls.
     print(ionsim.analyze(run))                          # the table of `ionsim analyze`
     fig = ionsim.plot_lecture_curves(run)               # a matplotlib Figure
     print(ionsim.budget(run))                           # the tables of `ionsim budget`
+    pooled = ionsim.sweep("nernst_slope")               # `ionsim sweep`, pooled
+    pooled = ionsim.sweep("potassium", replicas=4)      # `ionsim run --replicas 4`
 
 - :func:`load` reads a scenario as ``ionsim run`` does (a file, or a shipped name:
   :func:`sim.library.resolve`), to a validated :class:`~sim.scenario.Scenario`.
@@ -41,8 +43,8 @@ from .io import RunData
 from .scenario import Scenario, load_scenario
 from .variations import set_value, with_values
 
-__all__ = ["load", "with_values", "set_value", "run", "open_run", "analyze", "budget",
-           "plot_lecture_curves", "Printout"]
+__all__ = ["load", "with_values", "set_value", "run", "sweep", "open_run", "analyze",
+           "budget", "plot_lecture_curves", "Printout"]
 
 
 def load(scenario: str | Path) -> Scenario:
@@ -97,6 +99,43 @@ def run(scenario: Scenario | str | Path, run_dir: str | Path | None = None, *,
     return RunData(out)
 
 
+def sweep(sweep_or_scenario, out: str | Path | None = None, *, replicas: int | None = None,
+          client=None, workers: int | None = None, yes: bool = False, quiet: bool = True):
+    """Run a sweep file (``ionsim sweep``), or replicas of a scenario (``ionsim run
+    --replicas``), on dask.distributed, and pool it.
+
+    Args:
+        sweep_or_scenario: a sweep file or shipped sweep name (``"nernst_slope"``); or, with
+            ``replicas``, a Scenario, scenario file or shipped scenario name.
+        out: the sweep directory (default ``runs/<sweep file name>`` or ``runs/<name>``);
+            run again, it skips finished runs and resumes interrupted ones.
+        replicas: run this many replicas of a scenario instead of a sweep file.
+        client: a ``distributed.Client`` to run on (never closed here); default: a
+            LocalCluster of ``workers`` processes (one per core).
+        yes: allow more than sim.sweep.MAX_RUNS runs, or larger runs.
+        quiet: no progress bar.
+
+    Returns:
+        the pooled sweep (:class:`analysis.pooled.PooledSweep`: ``.points``, each with
+        ``.vm_mean``, ``.vm_se``, ``.nernst``); ``analyze(out)`` prints its table.
+    """
+    from analysis.pooled import pool
+
+    from .ensemble import run_sweep
+    from .sweep import load_sweep, replicas_of
+    if replicas is not None:
+        sc = sweep_or_scenario if isinstance(sweep_or_scenario, Scenario) \
+            else load(sweep_or_scenario)
+        plan = replicas_of(sc, replicas, source="replicas")
+        out = Path(out) if out is not None else rundir.default_out(sc)
+    else:
+        plan = load_sweep(sweep_or_scenario)
+        out = Path(out) if out is not None else Path("runs") / Path(plan.source).stem
+    run_sweep(plan, out, client=client, workers=workers, quiet=quiet, yes=yes,
+              log=(lambda *a: None) if quiet else print)
+    return pool(out)
+
+
 @dataclass(frozen=True)
 class Printout:
     """What a command prints (``text``) and the object it printed it from (``result``);
@@ -129,9 +168,17 @@ def analyze(run_or_dir) -> Printout:
     """``ionsim analyze``: V_m against Nernst and GHK, and the capacitance.
 
     ``result`` is the :class:`analysis.comparison.NernstComparison` (``.vm``, ``.rows``,
-    ``.ghk``, ``.capacitance``, ``.measurements``). UserError for a run without a membrane
-    potential."""
+    ``.ghk``, ``.capacitance``, ``.measurements``); for a sweep or replica directory, the
+    pooled :class:`analysis.pooled.PooledSweep` and its table. UserError for a run without a
+    membrane potential."""
     from analysis.comparison import analyze_run, comparison_lines
+    from .sweep import is_sweep_directory
+    if is_sweep_directory(_run_dir(run_or_dir)):
+        from analysis.pooled import pool
+        from analysis.pooled_fits import fits_for
+        from analysis.pooled_tables import pooled_lines
+        pooled = pool(_run_dir(run_or_dir))
+        return Printout("\n".join(pooled_lines(pooled, *fits_for(pooled))), pooled)
     comparison = analyze_run(_run_dir(run_or_dir))
     return Printout("\n".join(comparison_lines(comparison)), comparison)
 

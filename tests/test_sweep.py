@@ -274,3 +274,13 @@ def test_one_run_and_replicas_do_not_take_each_others_directory(concentration_sw
     assert main(["run", "potassium", "--replicas", "2", "--steps", "10", "--out", str(single),
                  "--quiet"]) == 2
     assert "holds one run" in capsys.readouterr().err
+
+
+def test_the_python_api_pools_a_finished_sweep_without_running_it_again(concentration_sweep):
+    from sim import api
+    path, out = concentration_sweep
+    before = {p: p.stat().st_mtime_ns for p in out.glob("p*/trajectory.h5")}
+    pooled = api.sweep(path, out)
+    assert [len(p.replicas) for p in pooled.points] == [2, 2]
+    assert "pooled over replicas" in str(api.analyze(out))
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("p*/trajectory.h5")}
