@@ -47,3 +47,15 @@ def bulk(conc="150 mM", side="10 nm", species=("K+", "Cl-"), **changes):
                     compartments=[{"name": "bulk", "depth": side,
                                    "concentrations": {s: conc for s in species}}],
                     membranes=[], **changes)
+
+
+def concentration_sweep(steps: int, seed: int, checkpoint_interval: int | None = None) -> str:
+    """A sweep file's text: the flagship at 5 and 50 mM outside K+ (zipped with its A-), two
+    replicas each, ``steps`` steps with 0.02 ns of equilibration (about 2 s a run for 4000
+    steps on one thread, Numba's cache warm)."""
+    extra = f", run.checkpoint_interval: {checkpoint_interval}" if checkpoint_interval else ""
+    return (f"base: potassium\naxes:\n"
+            f"  compartments[1].concentrations.K+: [5 mM, 50 mM]\n"
+            f"  compartments[1].concentrations.A-: [5 mM, 50 mM]\n"
+            f"combine: zip\nreplicas: 2\nseed: {seed}\n"
+            f"set: {{run.steps: {steps}, run.equilibration: 0.02 ns{extra}}}\n")

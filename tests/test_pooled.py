@@ -26,8 +26,9 @@ from sim.units import thermal_voltage_mV
 from analysis.pooled import (CHANNEL_COUNT, DEPTH_SERIES, NERNST_SLOPE, PooledNernst,
                              PooledPoint, PooledSweep, analyses_for, pool)
 from analysis.pooled_fits import slope_fit, weighted_line_fit, weighted_mean
-from analysis.statistics import pool_independent, spread_se
 from analysis.runs import counting_limit_mV, counting_se_mV, unit_charge_crossings
+from analysis.statistics import pool_independent, spread_se
+from tests.scenario_factory import concentration_sweep
 
 T_BODY = 310.15
 
@@ -134,15 +135,7 @@ def test_the_axes_decide_the_analysis():
 
 # --- one small sweep, end to end ------------------------------------------------------------
 
-SWEEP = """base: potassium
-axes:
-  compartments[1].concentrations.K+: [5 mM, 50 mM]
-  compartments[1].concentrations.A-: [5 mM, 50 mM]
-combine: zip
-replicas: 2
-seed: 7
-set: {run.steps: 3000, run.equilibration: 0.02 ns}
-"""
+SWEEP = concentration_sweep(steps=3000, seed=7)
 
 
 @pytest.fixture(scope="module")

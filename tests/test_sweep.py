@@ -22,6 +22,7 @@ from sim.cli import main
 from sim.sweep import MAX_RUNS, load_sweep, member_seed, read_plan
 
 from tests.run_files import h5_contents
+from tests.scenario_factory import concentration_sweep
 
 # The flagship for 4000 steps (0.2 ns), its equilibration shortened to fit: about 2 s a run
 # on one thread once Numba's cache is warm.
@@ -38,14 +39,7 @@ def _set_block(values: dict) -> str:
     return "set:\n" + "".join(f"  {k}: {v}\n" for k, v in values.items())
 
 
-CONCENTRATION_SWEEP = """base: potassium
-axes:
-  compartments[1].concentrations.K+: [5 mM, 50 mM]
-  compartments[1].concentrations.A-: [5 mM, 50 mM]
-combine: zip
-replicas: 2
-seed: 11
-""" + _set_block(SMALL)
+CONCENTRATION_SWEEP = concentration_sweep(steps=4000, seed=11, checkpoint_interval=2000)
 
 
 # --- bad input: one line, exit 2, nothing written -------------------------------------------
