@@ -41,9 +41,9 @@ from sim.sweep import PLAN, read_plan
 from sim.units import PS_PER_NS
 
 from analysis.comparison import deviation_in_se, nernst_rows
-from analysis.statistics import pool_independent, spread_se
 from analysis.runs import (Measurements, SeriesMean, counting_limit_mV, measure, open_run,
                            unit_charge_crossings)
+from analysis.statistics import pool_independent, spread_se
 
 __all__ = ["NERNST_SLOPE", "CHANNEL_COUNT", "DEPTH_SERIES", "analyses_for", "ReplicaVm",
            "PooledNernst", "PooledPoint", "PooledSweep", "pool", "pool_point",
@@ -90,7 +90,8 @@ class PooledNernst:
         c_in_mM, c_out_mM: the scenario's (initial) concentrations, mM.
         initial_mV: Nernst from them (None if one is zero).
         bulk_mV, bulk_se_mV: replica mean of the Nernst potential from the measured bulk
-            concentrations, SE sqrt(sum SE_i^2) / R (None when no replica has one).
+            concentrations and its SE (analysis.statistics.pool_independent; None when no
+            replica has one).
         activity_mV: replica mean of the activity-corrected one (None likewise).
         dev_initial, dev_bulk, dev_activity: (V_m - E) / combined SE (None without V_m).
     """
@@ -121,7 +122,7 @@ class PooledPoint:
         index: the point's index; values: key path -> value as written in the sweep file.
         replicas_planned: replicas in the plan; replicas: the finished ones pooled.
         vm_mean: mean of the replica means, mV (None without V_m).
-        vm_se_replicas: s / sqrt(R), mV (None for R < 2).
+        vm_se_replicas: the spread's s / sqrt(R), mV (None for R < 2).
         counting_limit_mV: (kT/e) sqrt(2/n) from all replicas' crossings (None without
             channels).
         vm_se: the SE reported, mV; se_source: "replicas", "counting" or "run" (R = 1: the
