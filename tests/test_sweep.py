@@ -278,3 +278,23 @@ def test_the_python_api_pools_a_finished_sweep_without_running_it_again(concentr
     assert [len(p.replicas) for p in pooled.points] == [2, 2]
     assert "pooled over replicas" in str(api.analyze(out))
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("p*/trajectory.h5")}
+
+
+def test_the_compile_lock_admits_one_process_at_a_time(tmp_path):
+    """Numba's first compilation runs under CompileLock: a second process must wait until
+    the holder lets go (after its run's first step, or at close)."""
+    import subprocess
+    import sys
+
+    from sim.ensemble import CompileLock
+    path = tmp_path / "compile.lock"
+    probe = ("import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+             "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)")
+    lock = CompileLock(path).acquire()
+    held = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True)
+    assert held.returncode != 0 and b"BlockingIOError" in held.stderr
+    lock.tune(None, 5)   # the run's first step
+    lock.tune(None, 5)   # ... is not done yet
+    assert subprocess.run([sys.executable, "-c", probe, str(path)]).returncode != 0
+    lock.tune(None, 6)   # the second step: every kernel has run once
+    assert subprocess.run([sys.executable, "-c", probe, str(path)]).returncode == 0

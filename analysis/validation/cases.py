@@ -145,6 +145,7 @@ def _analyse(case_name: str, run_dir: Path) -> list[CaseResult]:
 
 def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reuse=False,
                        max_replicas: int = replicas.MAX_REPLICAS):
+    from sim.ensemble import CompileLock
     from sim.run import run_scenario
     from sim.scenario import load_scenario
 
@@ -160,7 +161,13 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reus
     reused = reuse and _finished_run(run_dir, sc.run.steps)
     if not reused:
         replicas.clear(run_dir)  # an earlier --full's replica directory, or an earlier run
-        run_scenario(sc, run_dir, quiet=True, log=lambda *a: None, force=True)
+        # cases run in parallel processes: Numba compiles under sim.ensemble's lock
+        lock = CompileLock().acquire()
+        try:
+            run_scenario(sc, run_dir, quiet=True, log=lambda *a: None, force=True,
+                         extra_operations=[lock])
+        finally:
+            lock.close()
     results = analyse(run_dir)
     if reused:
         for r in results:
