@@ -90,6 +90,13 @@ def _resume_arguments(resume: argparse.ArgumentParser) -> None:
                         help="save a run whose trajectory.h5 is damaged: keep it as "
                              "trajectory.damaged.h5 and continue into a new one from the "
                              "checkpoint")
+    longer = resume.add_mutually_exclusive_group()
+    longer.add_argument("--duration", metavar="TIME",
+                        help="extend the run (finished or not) to this simulated time, with "
+                             "a unit; the result equals a run that long from the start")
+    longer.add_argument("--steps", type=int, help="extend the run to this many steps")
+    resume.add_argument("--yes", action="store_true",
+                        help="go ahead with an extension larger than the stated limits")
 
 
 def main(argv=None) -> int:
@@ -199,6 +206,8 @@ def cmd_resume(args) -> int:
     say = (lambda *a: None) if args.quiet else print
     claim = rundir.claim(run_dir, resume=True, flag=str(run_dir))
     try:
+        if args.duration is not None or args.steps is not None:
+            scenario = _extended(run_dir, scenario, step, args, say)
         if step >= scenario.run.steps:
             return _already_finished(run_dir, scenario, say)
         try:
@@ -211,6 +220,23 @@ def cmd_resume(args) -> int:
     finally:
         claim.release()
     return 0
+
+
+def _extended(run_dir, scenario, step, args, say):
+    """The run's scenario with more steps (--duration, --steps), written into its
+    scenario.yaml (the run id kept) before the run continues; refused when it would not be
+    longer than the checkpoint's step."""
+    from .io import write_scenario
+    longer = with_run_options(scenario, args.steps, None, args.duration, args.yes)
+    flag = "--duration" if args.duration is not None else "--steps"
+    if longer.run.steps <= step:
+        ns = step * scenario.run.dt / 1000.0
+        raise UserError(f"{flag}: the run has reached step {step} ({ns:g} ns) already; "
+                        f"extend it to more than that (it cannot be shortened)")
+    if longer.run.steps != scenario.run.steps:
+        write_scenario(run_dir, longer)
+        say(f"{run_dir}: extended from {scenario.run.steps} to {longer.run.steps} steps")
+    return longer
 
 
 def _already_finished(run_dir, scenario, say) -> int:

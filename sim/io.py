@@ -126,6 +126,10 @@ class H5MDWriter:
                                 f"({_errno_text(err)}); {salvage_hint(self.path.parent)}") \
                     from None
             self._truncate_after(resume_step, keep_step)
+            # An extended run (ionsim resume --duration) continues with more steps: the
+            # stored scenario is the one running now, as in a run that long from the start.
+            self.file["parameters/ionsim"].attrs["scenario_yaml"] = yaml.safe_dump(
+                scenario.to_dict(), sort_keys=False)
 
     # -- layout ---------------------------------------------------------------------------
     def _create(self, scenario, species, charges):

@@ -3,6 +3,7 @@ trajectory.h5 (not only the positions), with a frame interval that does not divi
 checkpoint interval, so that the density profile's accumulator is cut in the middle, and no
 temp file of the checkpoint's atomic write is left behind."""
 
+import json
 import os
 import signal
 import subprocess
@@ -75,3 +76,32 @@ def test_a_killed_run_resumed_equals_the_uninterrupted_one_in_every_dataset(tmp_
         if key != "run_id":
             assert np.array_equal(got_ckpt[key], ref_ckpt[key]), key
     assert not [p for p in killed.iterdir() if p.name.startswith(".checkpoint.npz.")]
+
+
+def test_a_finished_run_extended_equals_a_run_that_long_from_the_start(tmp_path, capsys):
+    """`ionsim resume RUN_DIR --steps N` continues a finished run: every dataset and
+    attribute of its trajectory, and its checkpoint, equal those of a run of N steps. The
+    first run ends between two frames (1000 is no multiple of 60), so the extension must
+    carry the partial density sum across its old end."""
+    t = tree(electrostatics="ewald")
+    t["run"] = dict(RUN, steps=2000)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(t))
+    reference = tmp_path / "reference"
+    assert main(["run", str(path), "--out", str(reference), "--quiet"]) == 0
+    extended = tmp_path / "extended"
+    assert main(["run", str(path), "--out", str(extended), "--quiet", "--steps", "1000"]) == 0
+    assert main(["resume", str(extended), "--steps", "500", "--quiet"]) == 2
+    assert "cannot be shortened" in capsys.readouterr().err
+    assert main(["resume", str(extended), "--duration", "0.1 ns", "--quiet"]) == 0  # 2000
+    ref_data, ref_attrs = h5_contents(reference / "trajectory.h5")
+    got_data, got_attrs = h5_contents(extended / "trajectory.h5")
+    assert sorted(got_data) == sorted(ref_data)
+    for name, ref in ref_data.items():
+        assert np.array_equal(got_data[name], ref, equal_nan=ref.dtype.kind == "f"), name
+    assert got_attrs == ref_attrs
+    ref_ckpt, got_ckpt = load_checkpoint(reference), load_checkpoint(extended)
+    for key in ref_ckpt:
+        if key != "run_id":
+            assert np.array_equal(got_ckpt[key], ref_ckpt[key]), key
+    assert json.loads((extended / "summary.json").read_text())["steps"] == 2000
