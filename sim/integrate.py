@@ -13,7 +13,12 @@ R_n can be regenerated after a restart and the step is independent of the thread
 Walls: a proposed position inside a membrane is reflected off the face it came through
 (or, inside a pore, off the pore wall, radially); if the reflected point is still forbidden
 (a corner), the move is rejected. For free diffusion, reflection off a plane is exact (method
-of images) and keeps the equilibrium density uniform.
+of images) and keeps the equilibrium density uniform. Under Leimkuhler-Matthews it is exact
+only if the noise R_{n+1} that the next step reuses is mirrored with the position
+(:func:`mirror_noise_in_plane`, :func:`mirror_noise_off_pore_wall`): the reflected path is
+then the image of a free LM path. Without that, consecutive steps share a noise that points
+back into the wall, and an ideal gas piles up at the contact plane (1.6 times the bulk
+density in the first 0.0125 nm at dt = 0.05 ps, growing as sqrt(dt)).
 
 Pore energies: a channel may give a species an energy E inside the pore (a barrier, E > 0,
 for partial selectivity; a binding well, E < 0, as in a K+ selectivity filter). A step
@@ -72,6 +77,33 @@ def reflect_off_pore_wall(x, y, c, a, g):
 
 
 @njit(cache=True)
+def mirror_noise_in_plane(noise, i):
+    """A move reflected off a plane normal to z (a face, a pore mouth): mirror the stored
+    R_{step+1} too. Leimkuhler-Matthews shares R_{step+1} with the next step; mirrored with
+    the position, the reflected path stays the image of a free one (method of images for
+    the scheme as a whole), so an ideal gas stays uniform up to the contact plane.
+    Unmirrored, the next step pushes the ion back towards the wall it just left (a density
+    excess of +60% in the first 0.0125 nm at dt = 0.05 ps). Euler-Maruyama never reads it."""
+    noise.prev[i, 2] = -noise.prev[i, 2]
+
+
+@njit(cache=True)
+def mirror_noise_off_pore_wall(noise, i, x, y, c, g):
+    """A move reflected off the wall of pore c, now at (x, y): mirror the stored R_{step+1}'s
+    radial component, as :func:`mirror_noise_in_plane` does for a plane."""
+    dx = minimum_image(x - g.ch_x[c], g.box[0])
+    dy = minimum_image(y - g.ch_y[c], g.box[1])
+    rho = math.sqrt(dx * dx + dy * dy)
+    if rho == 0.0:
+        return
+    nx = dx / rho
+    ny = dy / rho
+    radial = noise.prev[i, 0] * nx + noise.prev[i, 1] * ny
+    noise.prev[i, 0] -= 2.0 * radial * nx
+    noise.prev[i, 1] -= 2.0 * radial * ny
+
+
+@njit(cache=True)
 def refuses_entry(boltzmann, key0, key1, step, i):
     """Metropolis at a pore mouth, going up an energy step: refuse with 1 - exp(-dE/kT)."""
     return uniform1(key0, key1, step + 1, i) > boltzmann
@@ -122,6 +154,7 @@ def _into_membrane(xo, yo, zo, xn, yn, zn, m, m_old, s, a, i, last_channel, g, n
     if c >= 0:
         return xn, yn, zn, True
     ok = True
+    wall = -1  # the pore whose wall reflected the move; -2: the face did
     if m_old < 0:
         # came from water: find where the path met the widened face
         dzo = minimum_image(zo - g.mem_center[m], g.box[2])
@@ -131,14 +164,17 @@ def _into_membrane(xo, yo, zo, xn, yn, zn, m, m_old, s, a, i, last_channel, g, n
         cross = pore_at(xo + t * (xn - xo), yo + t * (yn - yo), m, s, a, g)
         if cross >= 0 and g.ch_boltzmann[cross, s] >= 1.0:
             xn, yn, ok = reflect_off_pore_wall(xn, yn, cross, a, g)
+            wall = cross
         else:
             zn = zn + 2.0 * (face - dzn)
+            wall = -2
     else:
         c_old = pore_at(xo, yo, m_old, s, a, g)
         if c_old < 0:
             c_old = last_channel[i]
         if c_old >= 0:
             xn, yn, ok = reflect_off_pore_wall(xn, yn, c_old, a, g)
+            wall = c_old
         else:
             ok = False
     if ok:
@@ -146,6 +182,11 @@ def _into_membrane(xo, yo, zo, xn, yn, zn, m, m_old, s, a, i, last_channel, g, n
         if m2 >= 0:
             c2 = pore_at(xn, yn, m2, s, a, g)
             ok = c2 >= 0 and (m_old >= 0 or g.ch_boltzmann[c2, s] >= 1.0)
+    if ok:
+        if wall == -2:
+            mirror_noise_in_plane(noise, i)
+        elif wall >= 0:
+            mirror_noise_off_pore_wall(noise, i, xn, yn, wall, g)
     return xn, yn, zn, ok
 
 
@@ -162,6 +203,7 @@ def _out_of_pore(xn, yn, zn, m_old, s, a, i, last_channel, g, noise, step):
             zn = zn + 2.0 * (face - dzn)
             if pore_at(xn, yn, m_old, s, a, g) != c_old:
                 return xn, yn, zn, False
+            mirror_noise_in_plane(noise, i)
     return xn, yn, zn, True
 
 

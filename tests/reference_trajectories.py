@@ -1,6 +1,9 @@
 """Short runs whose trajectories are kept in tests/fixtures/, recorded from main before the
 loop and the Brownian step were restructured (commit 0fd2c58): a refactoring that leaves
 the arithmetic alone must reproduce them bit for bit (tests/test_reference_trajectories.py).
+The two Leimkuhler-Matthews cases were recorded again on 2026-12-02, when a reflection
+began to mirror the noise the next step reuses (sim.integrate.mirror_noise_in_plane); the
+Euler-Maruyama case, which never reuses it, reproduced unchanged.
 
 Run ``python -m tests.reference_trajectories`` to record them again, only after a change
 that alters the arithmetic on purpose (and say so in the commit).
