@@ -21,10 +21,10 @@ from tests.run_files import h5_contents
 
 STEPS = 3000
 RUN = {"dt": "0.05 ps", "steps": STEPS, "seed": 11, "sample_interval": 10,
-       "frame_interval": 60, "checkpoint_interval": 40}
-# 60 does not divide 40: the checkpoints at steps that are not multiples of 120 fall between
-# two frames, with samples of the density profile summed but not yet written; the run is
-# killed after one of those (a checkpoint on a frame step holds no partial sum).
+       "frame_interval": 230, "checkpoint_interval": 170}
+# lcm(230, 170) = 3910 > STEPS: every checkpoint falls between two frames, with samples of
+# the density profile summed but not yet written, whichever one the kill lands after (the
+# run writes a checkpoint every few ms, so that cannot be chosen).
 
 
 def _kill_after_checkpoints(scenario_path, out, min_step):
@@ -38,7 +38,7 @@ def _kill_after_checkpoints(scenario_path, out, min_step):
             step = int(load_checkpoint(out)["step"])
         except Exception:  # noqa: BLE001 - not written yet, or being replaced
             step = -1
-        if step >= min_step and step % RUN["frame_interval"]:
+        if step >= min_step:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.05)
@@ -81,7 +81,7 @@ def test_a_killed_run_resumed_equals_the_uninterrupted_one_in_every_dataset(tmp_
 def test_a_finished_run_extended_equals_a_run_that_long_from_the_start(tmp_path, capsys):
     """`ionsim resume RUN_DIR --steps N` continues a finished run: every dataset and
     attribute of its trajectory, and its checkpoint, equal those of a run of N steps. The
-    first run ends between two frames (1000 is no multiple of 60), so the extension must
+    first run ends between two frames (1000 is no multiple of 230), so the extension must
     carry the partial density sum across its old end."""
     t = tree(electrostatics="ewald")
     t["run"] = dict(RUN, steps=2000)
