@@ -130,7 +130,7 @@ def sweep(sweep_or_scenario, out: str | Path | None = None, *, replicas: int | N
         out = Path(out) if out is not None else rundir.default_out(sc)
     else:
         plan = load_sweep(sweep_or_scenario)
-        out = Path(out) if out is not None else Path("runs") / Path(plan.source).stem
+        out = Path(out) if out is not None else plan.default_directory()
     run_sweep(plan, out, client=client, workers=workers, quiet=quiet, yes=yes,
               log=(lambda *a: None) if quiet else print)
     return pool(out)

@@ -67,8 +67,9 @@ class SweepResult:
 
 class CompileLock(Tuner):
     """An exclusive ``flock`` on a file in the temp directory, held from before the run's
-    set-up until its first step is done (a Tuner called every step: it lets go at the first
-    call after the start step). Serialises Numba's first compilation on one machine."""
+    set-up until its first step is done (a Tuner: it lets go at the first call after the
+    start step; :meth:`release_after` makes that its only call). Serialises Numba's first
+    compilation on one machine."""
 
     trigger = Trigger(every=1)
 
@@ -81,6 +82,13 @@ class CompileLock(Tuner):
         import fcntl
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def release_after(self, start_step: int, dt: float) -> "CompileLock":
+        """Fire once, at the step after ``start_step`` (the run's first, of dt ps), rather
+        than every step of the run."""
+        self._start = start_step
+        self.trigger = Trigger(at_ps=((start_step + 1) * dt,))
         return self
 
     def tune(self, sim, step: int) -> None:
@@ -111,11 +119,11 @@ def member_state(run_dir: Path, steps: int) -> str:
 def run_member(run_dir: str, scenario_tree: dict, source: str) -> dict:
     """Run (or resume, or only report) one run of a sweep; the task a worker executes.
 
-    Returns the outcome: ``dir``, ``skipped`` (it had finished before), ``crossings``,
-    ``wall_time_s``, ``steps``."""
-    from .io import SUMMARY, RunData, summary_readable
+    Returns the outcome (:func:`_outcome`): ``dir``, ``skipped`` (it had finished before),
+    ``crossings``, ``wall_time_s``."""
+    from .io import summary_readable
     from .report import finish_run, rebuild_summary
-    from .run import resume_run, run_scenario
+    from .run import checkpoint_step, resume_run, run_scenario
     from .scenario import parse_scenario
 
     quiet = lambda *a: None  # noqa: E731
@@ -127,7 +135,8 @@ def run_member(run_dir: str, scenario_tree: dict, source: str) -> dict:
         if not summary_readable(path):
             rebuild_summary(path, quiet)
     else:
-        lock = CompileLock().acquire()
+        start = checkpoint_step(path) if state == "interrupted" else 0
+        lock = CompileLock().acquire().release_after(start, scenario.run.dt)
         try:
             if state == "interrupted":
                 result = resume_run(path, quiet=True, log=quiet, extra_operations=[lock])
@@ -137,10 +146,7 @@ def run_member(run_dir: str, scenario_tree: dict, source: str) -> dict:
         finally:
             lock.close()
         finish_run(result, quiet)
-    run = RunData(path)
-    return {"dir": path.name, "skipped": state == "finished", "steps": scenario.run.steps,
-            "crossings": int(len(run.crossings["step"])),
-            "wall_time_s": time.perf_counter() - t0, "summary": str(path / SUMMARY)}
+    return _outcome(path, state == "finished", time.perf_counter() - t0)
 
 
 # --- the cluster ----------------------------------------------------------------------------
@@ -263,7 +269,7 @@ def run_sweep(sweep: Sweep, out, *, client=None, scheduler: str | None = None,
         for m in members:
             state = member_state(out / m.dir, sweep.scenarios[m.point].run.steps)
             if state == "finished" and (out / m.dir / rundir.SUMMARY).exists():
-                result.outcomes.append(_finished_outcome(out / m.dir))
+                result.outcomes.append(_outcome(out / m.dir, skipped=True))
             else:
                 todo.append(m)
         if todo:
@@ -291,14 +297,17 @@ def run_sweep(sweep: Sweep, out, *, client=None, scheduler: str | None = None,
     return result
 
 
-def _finished_outcome(run_dir: Path) -> dict:
+def _outcome(run_dir: Path, skipped: bool, wall_time_s: float = 0.0) -> dict:
+    """A run's outcome in a sweep: its directory's name, whether it had finished before,
+    its crossings (summary.json's total) and the wall time spent on it now."""
     import json
     try:
         summary = json.loads((run_dir / rundir.SUMMARY).read_text())
         crossings = int(summary.get("total_crossings", 0))
     except (OSError, ValueError):
         crossings = 0
-    return {"dir": run_dir.name, "skipped": True, "crossings": crossings, "wall_time_s": 0.0}
+    return {"dir": run_dir.name, "skipped": skipped, "crossings": crossings,
+            "wall_time_s": wall_time_s}
 
 
 def _execute(client, sweep: Sweep, out: Path, todo: list[Member], done_before: int,

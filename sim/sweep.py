@@ -93,6 +93,10 @@ class Sweep:
                        f"p{i:0{width}d}-r{r:0{rwidth}d}")
                 for i in range(len(self.points)) for r in range(self.replicas)]
 
+    def default_directory(self) -> Path:
+        """runs/<sweep file name> (replicas of one scenario: sim.rundir.default_out)."""
+        return Path("runs") / Path(self.source).stem
+
     def scenario(self, member: Member) -> Scenario:
         """The member's scenario: its point's values and its own seed."""
         return self.scenarios[member.point].with_run(seed=member.seed)

@@ -68,7 +68,7 @@ def _check_workers(workers) -> None:
 def cmd_sweep(args) -> int:
     _check_workers(args.workers)
     sweep = load_sweep(args.sweep)
-    out = Path(args.out) if args.out else _default_out(sweep)
+    out = Path(args.out) if args.out else sweep.default_directory()
     return _run(sweep, out, args)
 
 
@@ -85,11 +85,6 @@ def run_replicas(args, scenario) -> int:
     sweep = replicas_of(scenario, args.replicas)
     out = Path(args.out) if args.out else default_out(scenario)
     return _run(sweep, out, args)
-
-
-def _default_out(sweep: Sweep) -> Path:
-    name = Path(sweep.source).stem
-    return Path("runs") / name
 
 
 def _run(sweep: Sweep, out: Path, args) -> int:

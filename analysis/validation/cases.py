@@ -162,7 +162,7 @@ def _run_scenario_case(case: Case, out_dir: Path, quick: bool, duration_ns, reus
     if not reused:
         replicas.clear(run_dir)  # an earlier --full's replica directory, or an earlier run
         # cases run in parallel processes: Numba compiles under sim.ensemble's lock
-        lock = CompileLock().acquire()
+        lock = CompileLock().acquire().release_after(0, sc.run.dt)
         try:
             run_scenario(sc, run_dir, quiet=True, log=lambda *a: None, force=True,
                          extra_operations=[lock])
