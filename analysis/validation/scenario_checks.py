@@ -21,10 +21,12 @@ from sim.units import PS_PER_NS
 from analysis.capacitance import capacitance_theory, measured_capacitance
 from analysis.comparison import compare, ghk_from_crossings, permeability_from_crossings
 from analysis.runs import INSIDE, OUTSIDE, Measurements
+from analysis.selectivity import (crossing_dispersion, pore_occupancy, resistance_model,
+                                  shared_channel)
 from analysis.theory import donnan_equilibrium, ghk_voltage_mV
 from analysis.validation.verdict import CaseResult
 
-__all__ = ["CHECKS", "RESOLUTION_MV", "MIN_CROSSINGS", "selectivity_theory"]
+__all__ = ["CHECKS", "RESOLUTION_MV", "MIN_CROSSINGS"]
 
 RESOLUTION_MV = 10.0
 MIN_CROSSINGS = 30
@@ -197,65 +199,64 @@ def check_resting_potential(m):
     return [r]
 
 
-def selectivity_theory(scenario, species: str, reference: str = "K+") -> tuple[float, float]:
-    """P_species / P_reference of one pore type, and the pore-limited limit.
-
-    Diffusion resistance of one pore for species s (nm^-1 ps, i.e. 1 / (D x length)):
-    R_s = L_s exp(dG_s/kT) / (pi rho_s^2 D_s) + 2 / (4 rho_s D_s), with rho_s = r - a_s (the
-    radius open to the ion's centre), L_s = d + 2 a_s (the length its centre travels in the
-    pore) and two Hall access resistances 1 / (4 rho D) (Hall, J. Gen. Physiol. 66 (1975)
-    531). Returns (R_ref / R_s, (D_s / D_ref) exp(-dG_s / kT))."""
-    ch = next(c for mem in scenario.membranes for c in mem.channels
-              if species in c.permeant and reference in c.permeant)
-    d = scenario.membranes[0].thickness
-    sp = {s.name: s for s in scenario.species}
-    barriers = dict(ch.barriers)
-
-    def resistance(name):
-        a = sp[name].radius
-        rho = ch.radius - a
-        boltz = math.exp(barriers.get(name, 0.0) / scenario.kT)
-        return (d + 2 * a) * boltz / (math.pi * rho ** 2 * sp[name].diffusion) \
-            + 2 / (4 * rho * sp[name].diffusion)
-
-    limit = sp[species].diffusion / sp[reference].diffusion \
-        * math.exp(-barriers.get(species, 0.0) / scenario.kT)
-    return resistance(reference) / resistance(species), limit
-
-
 MODEL_UNCERTAINTY = 0.10  # relative, of the access-resistance model (see the scenario header)
 
 
 def check_selectivity(m):
+    """P_Na / P_K from the unidirectional crossings against the pore-plus-access resistance
+    model with the pores' measured occupancy (analysis.selectivity)."""
     names = m.species_names
     k, na = names.index("K+"), names.index("Na+")
     t_ns = (m.duration_ps - m.t_equil_ps) / PS_PER_NS
     vm = m.vm.mean if m.vm else 0.0
-    p, counts = {}, {}
+    p, counts, fano = {}, {}, {}
+    cr = m.run.crossings
     for s in (k, na):
         n_out, n_in = _crossings_after(m, s)
         counts[names[s]] = n_out + n_in
+        fano[names[s]] = crossing_dispersion(np.asarray(cr["time"])[cr["species"] == s],
+                                             m.t_equil_ps, m.duration_ps)
         p[s] = permeability_from_crossings(n_out, n_in, m.bulk_mM[INSIDE, s].mean,
                                            m.bulk_mM[OUTSIDE, s].mean, m.valences[s], vm,
                                            m.temperature, m.membrane_area_nm2, t_ns)
-    model, limit = selectivity_theory(m.scenario, "Na+")
+    bare = resistance_model(m.scenario, "Na+")
+    occ = pore_occupancy(m, "K+")
+    if occ.reason:
+        model, occ_se = bare, 0.0
+    else:
+        model = resistance_model(m.scenario, "Na+", inverse_occupancy=occ.inverse_mean)
+        shifted = resistance_model(m.scenario, "Na+",
+                                   inverse_occupancy=occ.inverse_mean + occ.inverse_se)
+        occ_se = abs(shifted.ratio - model.ratio)
     ok = p[k] and p[na] is not None and counts["K+"] > 0
     ratio = p[na] / p[k] if ok else math.nan
-    se = ratio * math.sqrt(1 / max(counts["Na+"], 1) + 1 / max(counts["K+"], 1)) if ok \
-        else math.nan
-    barrier = dict(next(c for mem in m.scenario.membranes for c in mem.channels).barriers)
+    se = ratio * math.sqrt(fano["Na+"] / max(counts["Na+"], 1)
+                           + fano["K+"] / max(counts["K+"], 1)) if ok else math.nan
+    barrier = dict(shared_channel(m.scenario, "Na+", "K+").barriers)
     r = CaseResult(case="selectivity", scenario="selectivity.yaml",
                    question=f"Does a {barrier.get('Na+', 0) / m.scenario.kT:g} kT barrier "
                             f"cut P_Na / P_K as a pore-plus-access resistance model predicts?",
                    quantity="P_Na / P_K from unidirectional crossings", unit="1",
-                   value=ratio, se=se, reference=model,
-                   reference_se=MODEL_UNCERTAINTY * model, reference_systematic=True,
-                   source="R_K / R_Na, R = L e^(dG/kT) / (pi rho^2 D) + 1 / (2 rho D) "
-                          "(pore + Hall access resistance), +-10% model uncertainty",
+                   value=ratio, se=se, reference=model.ratio,
+                   reference_se=math.hypot(MODEL_UNCERTAINTY * model.ratio, occ_se),
+                   reference_systematic=True,
+                   source="R_K / R_Na, R = L e^(dG/kT) <1/g> / (pi rho^2 D) + 1 / (2 rho D) "
+                          "(pore with its measured K+ occupancy g + Hall access resistance), "
+                          "+-10% model uncertainty (analysis.selectivity)",
                    count=min(counts.values()), min_count=MIN_CROSSINGS,
                    resolution=0.15)
-    r.notes.append(f"crossings K+ {counts['K+']}, Na+ {counts['Na+']} (Poisson SE); "
-                   f"pore-limited (D_Na/D_K) exp(-dG/kT) = {limit:.3f}")
+    r.notes.append(f"crossings K+ {counts['K+']}, Na+ {counts['Na+']}; SE from their "
+                   f"dispersion over time blocks (variance/mean K+ {fano['K+']:.2f}, Na+ "
+                   f"{fano['Na+']:.2f}; 1 = Poisson)")
+    if occ.reason:
+        r.notes.append(f"pore occupancy not measured ({occ.reason}): the ideal-pore model")
+    else:
+        r.notes.append(f"K+ occupancy of the pores: g = {occ.middle:.3f} +- "
+                       f"{occ.middle_se:.3f} of the bulk in their middle third, <1/g> = "
+                       f"{occ.inverse_mean:.2f} +- {occ.inverse_se:.2f}; pore / access "
+                       f"resistance {model.pore_over_access:.1f}")
+    r.notes.append(f"ideal pore (g = 1): {bare.ratio:.3f}; pore-limited (D_Na/D_K) "
+                   f"(rho_Na/rho_K)^2 (L_K/L_Na) exp(-dG/kT) = {bare.pore_limited:.3f}")
     return [r]
 
 
