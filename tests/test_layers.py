@@ -67,7 +67,7 @@ LAYERS = (
         "analysis",                 # the package (a docstring)
         "analysis.theory", "analysis.activity", "analysis.statistics", "analysis.cell",
         "analysis.runs",            # open a run, measure its observables
-        "analysis.capacitance", "analysis.profiles", "analysis.double_layer",
+        "analysis.capacitance", "analysis.profiles", "analysis.double_layer", "analysis.selectivity",
         "analysis.comparison",      # V_m against Nernst, GHK, the capacitor (ionsim analyze)
         "analysis.budget",          # the ions that crossed (ionsim budget)
         "analysis.tables",          # how the analyses' numbers read as text tables
