@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.units import PER_NM3_TO_MM
+
 from analysis.runs import Measurements
 
 __all__ = ["ResistanceModel", "PoreOccupancy", "resistance_model", "pore_occupancy",
@@ -106,24 +108,23 @@ class PoreOccupancy:
     reason: str = ""
 
 
-def _pore_profiles(m: Measurements, name: str, frames: np.ndarray):
-    """g(z) of species `name` in each membrane's pores (a list of arrays), from the mean
-    density profile of the given frames."""
+def _pore_profiles(m: Measurements, name: str, density: np.ndarray):
+    """g(z) of species `name` in each membrane's pores (a list of arrays), from a mean
+    density profile (S, nbins) nm^-3."""
     sc = m.scenario
     s = sc.species_index(name)
-    dens = np.asarray(m.run.observable("density").value, dtype=float)[frames].mean(axis=0)
-    nbins = dens.shape[1]
+    nbins = density.shape[1]
     width = sc.box[2] / nbins
     z = (np.arange(nbins) + 0.5) * width
     a = sc.species[s].radius
     c_bulk = np.mean([m.bulk_mM[k, s].mean for k in range(len(sc.compartments))])
-    c_bulk /= 1660.5390666  # mM -> nm^-3
+    c_bulk /= PER_NM3_TO_MM
     profiles = []
     for j, (lo, hi) in enumerate(sc.membrane_bounds()):
         open_area = sum(math.pi * (ch.radius - a) ** 2 for ch in sc.membranes[j].channels
                         if name in ch.permeant and ch.radius > a)
         inside = (z - width / 2 >= lo - a) & (z + width / 2 <= hi + a)
-        profiles.append(dens[s, inside] * sc.area / (open_area * c_bulk))
+        profiles.append(density[s, inside] * sc.area / (open_area * c_bulk))
     return profiles
 
 
@@ -141,21 +142,23 @@ def pore_occupancy(m: Measurements, name: str = "K+", blocks: int = 8) -> PoreOc
     if frames.size < blocks:
         return PoreOccupancy(reason=f"{frames.size} density frames after equilibration, "
                                     f"fewer than {blocks}")
-    first = _pore_profiles(m, name, frames)
-    bins = min(p.size for p in first)
+    values = np.asarray(dens.value, dtype=float)[frames]
+    bins = min(p.size for p in _pore_profiles(m, name, values.mean(axis=0)))
     if bins < MIN_PORE_BINS:
         return PoreOccupancy(bins=bins, reason=f"{bins} profile bins inside the pore; set "
                                                f"observables.profile_bin_width finer")
+
     def estimates(selected):
         profiles = [np.array([seg.mean() for seg in np.array_split(p, PORE_SEGMENTS)])
-                    for p in _pore_profiles(m, name, selected)]
+                    for p in _pore_profiles(m, name, values[selected].mean(axis=0))]
         if any(np.any(p <= 0) for p in profiles):
             return None
         return (np.mean([np.mean(1 / p) for p in profiles]),
                 np.mean([p[p.size // 3: 2 * p.size // 3].mean() for p in profiles]))
 
-    whole = estimates(frames)
-    parts = np.array_split(frames, blocks)
+    everything = np.arange(frames.size)
+    whole = estimates(everything)
+    parts = np.array_split(everything, blocks)
     # jackknife over blocks: each estimate leaves one block out, so a thin segment that
     # was empty in one block does not make 1/g infinite
     loo = [estimates(np.concatenate(parts[:b] + parts[b + 1:])) for b in range(blocks)]
