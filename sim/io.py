@@ -106,6 +106,9 @@ class H5MDWriter:
                  run_id: str | None = None, keep_step: bool = True):
         self.path = Path(path)
         self._pending: dict[str, list] = {}
+        # Set by abandon(): HDF5 may hold the file open after a failed close, and a flush
+        # into it then can crash the process (a segfault, not an exception).
+        self._abandoned = False
         # Datasets stay open for the writer's life: HDF5 writes a dataset's cached chunks
         # when it is closed, and a write that fails then (a full disk) is only printed by
         # h5py's deallocator, never raised; open, they are written by flush(), which raises.
@@ -261,7 +264,8 @@ class H5MDWriter:
             raise WriteError(self.path, err) from None
 
     def close(self):
-        if self.file.id.valid:
+        """Flush and close; nothing after abandon() or a close (safe to call twice)."""
+        if not self._abandoned and self.file.id.valid:
             self.flush()
             self._open.clear()
             self.file.close()
@@ -269,6 +273,7 @@ class H5MDWriter:
     def abandon(self):
         """Close after a failed write without writing more: what reached the file up to the
         last checkpoint stays readable, and a resume drops anything after it."""
+        self._abandoned = True
         self._pending.clear()
         self._open.clear()
         try:
@@ -427,6 +432,15 @@ class RunData:
             g = f["observables"][name]
             return Series(g["step"][:], g["time"][:], g["value"][:],
                           str(g["value"].attrs.get("unit", "")))
+
+    def observable_attrs(self, name: str) -> dict:
+        """The attributes an observable's group carries (e.g. ``face_density``'s bin edges
+        and faces, :class:`sim.writers.ObservableWriter`), as numpy values."""
+        if name not in self.observable_names:
+            raise KeyError(f"{self.dir}: no observable {name!r}; have "
+                           f"{', '.join(self.observable_names)}")
+        with self._reading() as f:
+            return {k: np.asarray(v) for k, v in f["observables"][name].attrs.items()}
 
     def positions(self, frames=slice(None)) -> np.ndarray:
         """Positions (F, N, 3) nm of the selected frames."""

@@ -117,8 +117,7 @@ def _run_claimed(scenario, run_dir, quiet, resume, extra_forces, log,
     finally:
         for op in operations:
             op.close()
-        if writer.file.id.valid:  # a SimulationError: keep what was written
-            writer.close()
+        writer.close()  # a SimulationError: keep what was written (a no-op once abandoned)
         reserve.release()
     wall = time.perf_counter() - t0
     summary = {
