@@ -374,6 +374,13 @@ def comparison_tables(c: NernstComparison) -> list[Table]:
             dev = (c.capacitance.c_uF_per_cm2 - th.series_mean) / c.capacitance.c_sem_uF_per_cm2
             t.notes.append(f"measured - series theory = {dev:+.1f} SE")
         tables.append(t)
+    sc = m.scenario
+    if any(sigma != 0.0 for j in range(len(sc.membranes))
+           for sigma in sc.face_surface_charges(j)):
+        # charged faces: their double layers (contact densities, the contact-value
+        # theorem, Gouy-Chapman), from analysis.double_layer
+        from analysis.double_layer import double_layer_tables
+        tables.extend(double_layer_tables(m))
     return tables
 
 

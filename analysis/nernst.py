@@ -3,7 +3,10 @@
 Run as ``ionsim analyze RUN_DIR`` or ``python -m analysis.nernst RUN_DIR``. Given a sweep or
 replica directory (one with a ``sweep.json``), it pools each point's replicas instead, prints
 the pooled table (and the Nernst slope or the channel-count fit where the axes call for
-them) and writes pooled.csv and pooled.json into the directory.
+them) and writes pooled.csv and pooled.json into the directory. Given a run without
+membranes (a bulk electrolyte, no membrane potential), it prints the run's bulk
+thermodynamics instead: energies per ion, the osmotic coefficient and the Widom gamma_+-
+against the MSA and Debye-Hueckel (:mod:`analysis.bulk_thermo`).
 
 This module is the command; the comparison it prints, and the physics behind it, is
 :mod:`analysis.comparison` (its names are also importable from here), the pooling
@@ -17,6 +20,7 @@ import sys
 
 from sim.sweep import is_sweep_directory
 
+from analysis.bulk_thermo import bulk_thermodynamics, thermo_lines
 from analysis.commands import run_standalone
 from analysis.comparison import (GHKEstimate, NernstComparison, NernstRow,  # noqa: F401
                                  analyze_run, compare, comparison_lines, comparison_tables,
@@ -25,6 +29,7 @@ from analysis.comparison import (GHKEstimate, NernstComparison, NernstRow,  # no
 from analysis.pooled import pool
 from analysis.pooled_fits import fits_for
 from analysis.pooled_tables import pooled_lines, write_tables
+from analysis.runs import open_run
 
 __all__ = ["NernstRow", "GHKEstimate", "NernstComparison", "compare", "ion_size_nm",
            "nernst_rows", "permeability_from_crossings", "ghk_from_crossings",
@@ -40,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run_command(args) -> int:
     if is_sweep_directory(args.run_dir):
         analyze_sweep(args.run_dir)
+        return 0
+    run = open_run(args.run_dir)
+    if not run.scenario.membranes:  # a bulk electrolyte: its thermodynamics
+        print("\n".join(thermo_lines(bulk_thermodynamics(run))))
         return 0
     print("\n".join(comparison_lines(analyze_run(args.run_dir))))
     return 0

@@ -169,8 +169,9 @@ def analyze(run_or_dir) -> Printout:
 
     ``result`` is the :class:`analysis.comparison.NernstComparison` (``.vm``, ``.rows``,
     ``.ghk``, ``.capacitance``, ``.measurements``); for a sweep or replica directory, the
-    pooled :class:`analysis.pooled.PooledSweep` and its table. UserError for a run without a
-    membrane potential."""
+    pooled :class:`analysis.pooled.PooledSweep` and its table; for a run without membranes,
+    the :class:`analysis.bulk_thermo.BulkThermo` of its bulk electrolyte (energies per ion,
+    osmotic coefficient, Widom gamma_+-) and its table."""
     from analysis.comparison import analyze_run, comparison_lines
     from .sweep import is_sweep_directory
     if is_sweep_directory(_run_dir(run_or_dir)):
@@ -179,6 +180,11 @@ def analyze(run_or_dir) -> Printout:
         from analysis.pooled_tables import pooled_lines
         pooled = pool(_run_dir(run_or_dir))
         return Printout("\n".join(pooled_lines(pooled, *fits_for(pooled))), pooled)
+    run = open_run(run_or_dir)
+    if not run.scenario.membranes:
+        from analysis.bulk_thermo import bulk_thermodynamics, thermo_lines
+        thermo = bulk_thermodynamics(run)
+        return Printout("\n".join(thermo_lines(thermo)), thermo)
     comparison = analyze_run(_run_dir(run_or_dir))
     return Printout("\n".join(comparison_lines(comparison)), comparison)
 

@@ -42,7 +42,8 @@ COMMANDS = (
     Command("resume", "sim.cli", "continue an interrupted run from its checkpoint",
             arguments="_resume_arguments", handler="cmd_resume", standalone=False),
     Command("analyze", "analysis.nernst", "compare a run's membrane potential with Nernst, "
-                                          "GHK and the capacitor (also: python -m "
+                                          "GHK and the capacitor; a run without membranes: "
+                                          "its bulk thermodynamics (also: python -m "
                                           "analysis.nernst)"),
     Command("budget", "analysis.ion_budget", "how many ions crossed, and the same for a real "
                                              "cell (also: python -m analysis.ion_budget)"),

@@ -70,12 +70,14 @@ def membrane_slabs(scenario: Scenario) -> list[tuple[float, float, float]]:
 
 def surface_sheets(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """The membranes' fixed surface charge as sheets: z (nm) of each charged face and its
-    charge sigma A (e). Both faces of a membrane carry its surface_charge."""
+    charge sigma A (e), from :meth:`Scenario.face_surface_charges` (each face its own
+    sigma; an uncharged face is left out)."""
     z, q = [], []
-    for (lo, hi), m in zip(scenario.membrane_bounds(), scenario.membranes):
-        if m.surface_charge != 0.0:
-            z += [lo, hi]
-            q += [m.surface_charge * scenario.area] * 2
+    for j, (lo, hi) in enumerate(scenario.membrane_bounds()):
+        for z_face, sigma in zip((lo, hi), scenario.face_surface_charges(j)):
+            if sigma != 0.0:
+                z.append(z_face)
+                q.append(sigma * scenario.area)
     return np.array(z, dtype=np.float64), np.array(q, dtype=np.float64)
 
 

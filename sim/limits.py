@@ -105,9 +105,12 @@ def check_work(scenario: Scenario, allow_large: bool = False, *,
 def estimate_ions(scenario: Scenario) -> list[float]:
     """Ions per compartment, unrounded: concentration x accessible volume (as
     sim.system.compartment_volume: less one mean ion radius at each membrane face) plus the
-    counter-ions of the charged faces it touches. Floats only, nothing allocated."""
+    counter-ions of the charged faces it touches (for `concentration_basis: bulk`, |face
+    charge| in e bounds what the faces' surface excess adds: monovalent ions, co-ions
+    depleted). Floats only, nothing allocated."""
     return [sum(c for _, c in comp.concentrations) * _volume(scenario, k)
             + sum(abs(n) for n in scenario.counterions(k).values())
+            + (abs(scenario.face_charge(k)) if comp.concentration_basis == "bulk" else 0)
             for k, comp in enumerate(scenario.compartments)]
 
 

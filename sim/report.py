@@ -12,8 +12,8 @@ from .geometry import Geometry
 from .io import RunData, write_summary
 from .observe import bulk_windows, debye_length
 from .rundir import check_consistent
-from .scenario import Scenario
-from .system import check_counts, compartment_volume, ion_counts
+from .scenario import FACES, Scenario
+from .system import bulk_basis_exact, check_counts, compartment_volume, ion_counts
 
 BYTES_PER_ION_STATE = 8 * (3 * 4 + 8)  # pos, forces, noise, mobility ... (float64/int64)
 
@@ -40,16 +40,28 @@ def describe_scenario(sc: Scenario) -> str:
                      f"{debye_length(sc, k):.2f} nm, bulk window {windows[k, 0]:.2f}.."
                      f"{windows[k, 1]:.2f} nm")
         lines.append(f"      ions: {ions or 'none'}")
+        if sc.face_charge(k) or any(sc.face_surface_charges(j)[side]
+                                    for j, side in sc.bounding_faces(k)):
+            lines.append(_basis_line(sc, geo, k))
     for m, (mem, (lo, hi)) in enumerate(zip(sc.membranes, sc.membrane_bounds())):
         cap = units.capacitance_uF_per_cm2(units.EPS0 * mem.permittivity / mem.thickness)
         lines.append(f"  membrane {m}: z {lo:g}..{hi:g} nm, eps {mem.permittivity:g} "
                      f"({cap:.3f} uF/cm^2 bare), {len(mem.channels)} channel(s)")
-        if mem.surface_charge:
-            valence = sc.species[sc.species_index(mem.counterion)].valence
-            per_face = abs(round(mem.surface_charge * sc.area / valence))
-            lines.append(f"      surface charge {mem.surface_charge:+.4g} e/nm^2 on each face "
-                         f"({mem.surface_charge * sc.area:+.4g} e), balanced by {per_face} "
-                         f"{mem.counterion} per face in the facing compartment")
+        touched = (m, (m + 1) % len(sc.compartments))  # the lower face's, the upper's
+        for side, sigma in enumerate(sc.face_surface_charges(m)):
+            if sigma == 0.0:
+                continue
+            k = touched[side]
+            comp = sc.compartments[k]
+            if comp.concentration_basis == "bulk":
+                balance = (f"balanced by the Gouy-Chapman surface excess of the ions in "
+                           f"{comp.name!r} (concentration_basis: bulk)")
+            else:
+                valence = sc.species[sc.species_index(mem.counterion)].valence
+                balance = (f"balanced by {abs(round(sigma * sc.area / valence))} "
+                           f"{mem.counterion} added to {comp.name!r}")
+            lines.append(f"      {FACES[side]} face (toward {comp.name!r}): surface charge "
+                         f"{sigma:+.4g} e/nm^2 ({sigma * sc.area:+.4g} e), {balance}")
         kinds = {}
         for ch in mem.channels:
             kinds.setdefault((ch.radius, ch.permeant, ch.barriers), 0)
@@ -73,6 +85,24 @@ def describe_scenario(sc: Scenario) -> str:
         f"{_disk_mb(sc, n):.1f} MB on disk",
     ]
     return "\n".join(lines)
+
+
+def _basis_line(sc: Scenario, geo: Geometry, k: int) -> str:
+    """How compartment k's ions relate to its concentrations, given charged faces."""
+    comp = sc.compartments[k]
+    given = ", ".join(f"{c * units.PER_NM3_TO_MM:.4g} mM {n}" for n, c in comp.concentrations)
+    if comp.concentration_basis == "bulk":
+        volume = compartment_volume(sc, geo, k)
+        excess = bulk_basis_exact(sc, k, volume) - np.array(
+            [comp.concentration(sp.name) * volume for sp in sc.species])
+        held = ", ".join(f"{x:+.1f} {sp.name}" for x, sp in zip(excess, sc.species)
+                         if comp.concentration(sp.name) > 0)
+        return (f"      concentrations are the bulk ({given}): c V plus the Gouy-Chapman "
+                f"surface excess of its faces ({sc.face_charge(k):+d} e): {held}; an "
+                f"estimate, the run measures the bulk")
+    added = ", ".join(f"{n} {name}" for name, n in sc.counterions(k).items())
+    return (f"      concentrations are the mean before counter-ions ({given}); counter-ions "
+            f"added: {added} for its faces ({sc.face_charge(k):+d} e)")
 
 
 def _memory_mb(sc: Scenario, n: int) -> float:

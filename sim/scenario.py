@@ -114,22 +114,63 @@ class Channel:
     barriers: tuple[tuple[str, float], ...] = ()
 
 
+# A membrane's two faces, by the side of the slab they are on: the lower-z face (index 0)
+# touches the compartment below it, the upper-z face (index 1) the one above it.
+FACES = ("lower", "upper")
+
+# How a compartment's `concentrations` are meant: the mean over the compartment before the
+# counter-ions of its charged faces are added (today's behaviour), or the bulk the double
+# layers leave far from the faces (ions placed from a Gouy-Chapman estimate).
+CONCENTRATION_BASES = ("mean", "bulk")
+
+
 @dataclass(frozen=True)
 class Membrane:
-    """A lipid slab normal to z: thickness nm, relative permittivity, its channels."""
+    """A lipid slab normal to z: thickness nm, relative permittivity, its channels.
+
+    surface_charge_lower, surface_charge_upper: e/nm^2, the fixed uniform sheet on the
+    lower-z face (touching compartment k for membrane k) and on the upper-z face (touching
+    compartment k + 1, periodically); read them through :meth:`Scenario.face_surface_charges`.
+    counterion: the species added to balance a charged face that touches a compartment of
+    `concentration_basis: mean` (None where no face needs one)."""
     thickness: float
     permittivity: float
     channels: tuple[Channel, ...]
-    surface_charge: float = 0.0  # e/nm^2 on each face, a fixed uniform sheet
-    counterion: str | None = None  # species added to each facing compartment to balance it
+    surface_charge_lower: float = 0.0
+    surface_charge_upper: float = 0.0
+    counterion: str | None = None
+
+    @property
+    def charged(self) -> bool:
+        """Whether either face carries a surface charge."""
+        return self.surface_charge_lower != 0.0 or self.surface_charge_upper != 0.0
+
+    @property
+    def surface_charge(self) -> float:
+        """The one surface charge (e/nm^2) of a membrane whose faces carry the same; kept for
+        code written before faces could differ. Raises ValueError where they differ, so
+        that such code fails loudly instead of using one face's value for both: use
+        :meth:`Scenario.face_surface_charges`."""
+        if self.surface_charge_lower != self.surface_charge_upper:
+            raise ValueError(f"the membrane's faces carry different surface charges "
+                             f"({self.surface_charge_lower:+g} e/nm^2 lower, "
+                             f"{self.surface_charge_upper:+g} e/nm^2 upper): use "
+                             f"Scenario.face_surface_charges(j)")
+        return self.surface_charge_lower
 
 
 @dataclass(frozen=True)
 class Compartment:
-    """Water between two membranes: depth nm (face to face), concentrations nm^-3."""
+    """Water between two membranes: depth nm (face to face), concentrations nm^-3.
+
+    concentration_basis: 'mean' (the compartment gets round(c V) ions of each species, plus
+    the counter-ions of its charged faces) or 'bulk' (the concentrations are those wanted
+    far from the faces: c V plus each charged face's Gouy-Chapman surface excess, see
+    :func:`sim.system.ion_counts`)."""
     name: str
     depth: float
     concentrations: tuple[tuple[str, float], ...]
+    concentration_basis: str = "mean"
 
     def concentration(self, species: str) -> float:
         return dict(self.concentrations).get(species, 0.0)
@@ -208,15 +249,42 @@ class Scenario:
         m = len(self.membranes)
         return [k % m, (k - 1) % m] if m else []
 
+    def bounding_faces(self, k: int) -> list[tuple[int, int]]:
+        """The faces that bound compartment k, as (membrane j, side) with side 0 the lower-z
+        face and 1 the upper-z face (index into :data:`FACES`): membrane k's lower face
+        above it, membrane k - 1's upper face below it (periodically); none without
+        membranes."""
+        m = len(self.membranes)
+        return [(k % m, 0), ((k - 1) % m, 1)] if m else []
+
+    def face_surface_charges(self, j: int) -> tuple[float, float]:
+        """Membrane j's fixed surface charge density (e/nm^2) on its lower-z face and on
+        its upper-z face. The lower face touches compartment j, the upper face compartment
+        (j + 1) mod len(membranes) (the box is periodic in z)."""
+        mem = self.membranes[j]
+        return (mem.surface_charge_lower, mem.surface_charge_upper)
+
+    def face_charge(self, k: int) -> int:
+        """The fixed charge (e, a whole number: each face's sigma A is rounded so when it
+        is read) of the faces that bound compartment k; the compartment's ions carry minus
+        this."""
+        return int(round(sum(self.face_surface_charges(j)[side] * self.area
+                             for j, side in self.bounding_faces(k))))
+
     def counterions(self, k: int) -> dict[str, int]:
-        """Ions added to compartment k to balance the surface charge of the faces it
-        touches: |sigma| A / |valence| counter-ions per charged face."""
+        """Ions added to compartment k, on top of round(c V), to balance the surface charge
+        of the faces it touches: |sigma| A / |valence| of the membrane's counter-ion per
+        charged face. None for a compartment of `concentration_basis: bulk`, whose ion
+        numbers already hold its faces' Gouy-Chapman surface excess (which balances
+        them)."""
+        if self.compartments[k].concentration_basis == "bulk":
+            return {}
         valence = {s.name: s.valence for s in self.species}
         added: dict[str, int] = {}
-        for j in self.facing_membranes(k):
-            mem = self.membranes[j]
-            if mem.surface_charge != 0.0:
-                n = int(round(-mem.surface_charge * self.area / valence[mem.counterion]))
+        for j, side in self.bounding_faces(k):
+            sigma, mem = self.face_surface_charges(j)[side], self.membranes[j]
+            if sigma != 0.0:
+                n = int(round(-sigma * self.area / valence[mem.counterion]))
                 added[mem.counterion] = added.get(mem.counterion, 0) + n
         return added
 
@@ -429,6 +497,94 @@ def _read_mesh(r: Reader, f: Field, given, key: str, values, ctx) -> tuple[int, 
     return tuple(m)
 
 
+def _face_compartments(ctx: dict) -> tuple:
+    """The compartments (records) that membranes[ctx['index']]'s lower and upper faces
+    touch: compartment j below it, j + 1 above it (periodically). While the numbers of
+    compartments and membranes disagree (refused once `membranes` is read) the indices wrap
+    around the compartments read."""
+    comps, j = ctx.get("compartments") or (), ctx["index"]
+    if not comps:
+        return (None, None)
+    return (comps[j % len(comps)], comps[(j + 1) % len(comps)])
+
+
+def _face_label(side: int, ctx: dict) -> str:
+    """'lower face (toward compartment 'inside')', for messages."""
+    comp = _face_compartments(ctx)[side]
+    return f"{FACES[side]} face" + (f" (toward compartment {comp.name!r})" if comp else "")
+
+
+def _face_side(name, ctx: dict) -> int | None:
+    """The side (0 lower, 1 upper) a surface_charge mapping key names: `lower`/`upper`
+    always mean the faces; otherwise the name of the compartment a face touches."""
+    if name in FACES:
+        return FACES.index(name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)  # compartment names read as text
+    for side, comp in enumerate(_face_compartments(ctx)):
+        if comp is not None and comp.name == name:
+            return side
+    return None
+
+
+def _face_keys(raw, key: str, ctx: dict) -> tuple[str, str]:
+    """The key path of each face's surface charge as the user wrote it:
+    `membranes[0].surface_charge` for one value, `membranes[0].surface_charge.<name>` for
+    the face a mapping names (`.lower`/`.upper` where it leaves the face out)."""
+    base = _join(key, "surface_charge")
+    given = raw.get("surface_charge") if isinstance(raw, dict) else None
+    if not isinstance(given, dict):
+        return (base, base)
+    out = [f"{base}.{FACES[0]}", f"{base}.{FACES[1]}"]
+    for name in given:
+        side = _face_side(name, ctx)
+        if side is not None:
+            out[side] = f"{base}.{name}"
+    return tuple(out)
+
+
+def _read_surface_charge(r: Reader, f: Field, given, key: str, values, ctx
+                         ) -> tuple[float, float]:
+    """(lower, upper) e/nm^2: one density for both faces, or a mapping that names faces,
+    `lower`/`upper` or the compartment a face touches; a face left out is uncharged. Each
+    value is read and bounded like a plain quantity of the field."""
+    plain = dataclasses.replace(f, read=None)
+    if isinstance(given, (list, tuple, set)):
+        r.fail(key, f"must be one surface charge for both faces or a mapping face -> surface "
+                    f"charge, e.g. {{lower: -0.1 e/nm^2, upper: 0 e/nm^2}}, got {brief(given)}")
+    if not isinstance(given, dict):
+        sigma = r.value(plain, given, key, values, ctx)
+        return (sigma, sigma)
+    if not given:
+        r.fail(key, "is an empty mapping: give one density for both faces, or name faces, "
+                    "e.g. {lower: -0.1 e/nm^2, upper: 0 e/nm^2}")
+    comps = [c for c in _face_compartments(ctx) if c is not None]
+    accepted = ", ".join([*FACES, *(repr(c.name) for c in comps)])
+    out, seen = [0.0, 0.0], {}
+    for name, value in given.items():
+        where = _join(key, str(name) if isinstance(name, int) else name)
+        side = _face_side(name, ctx)
+        if side is None:
+            r.fail(where, f"unknown face {brief(name)}; name a face as one of {accepted} "
+                          f"(lower: the face at lower z, toward compartment k for membrane "
+                          f"k; upper: toward compartment k + 1; or the compartment's name)")
+        if side in seen:
+            r.fail(where, f"names the {_face_label(side, ctx)} again (already given as "
+                          f"{brief(seen[side])})")
+        seen[side] = name
+        out[side] = r.value(plain, value, where, values, ctx)
+    return tuple(out)
+
+
+def _write_surface_charge(sigmas: tuple[float, float]):
+    """One value where both faces carry the same, else {lower: ..., upper: ...}."""
+    lower, upper = sigmas
+    if lower == upper:
+        return units.format_quantity(lower, "surface_charge")
+    return {FACES[0]: units.format_quantity(lower, "surface_charge"),
+            FACES[1]: units.format_quantity(upper, "surface_charge")}
+
+
 def _size_limit(maximum: float, what: str) -> Limit:
     """At most `maximum` nm, with the message that says why sizes are bounded."""
     return Limit(f"a {what} of {{text}} is more than the {maximum:g} nm accepted (the "
@@ -564,6 +720,38 @@ def _used_species(values: dict) -> set[str]:
     return used
 
 
+def _charged_faces_of(values: dict, k: int) -> list[float]:
+    """The surface charge densities (e/nm^2) of the charged faces that bound compartment k
+    (as Scenario.bounding_faces: membrane k's lower face, membrane k - 1's upper face)."""
+    mems = values["membranes"]
+    if not mems:
+        return []
+    faces = [(mems[k % len(mems)].surface_charge_lower),
+             (mems[(k - 1) % len(mems)].surface_charge_upper)]
+    return [sigma for sigma in faces if sigma != 0.0]
+
+
+def _bulk_basis_monovalent(r: Reader, raw, values, key, ctx):
+    """`concentration_basis: bulk` with charged faces uses the closed-form Gouy-Chapman
+    surface excess, which holds for monovalent ions (sim.gouy_chapman), and needs a salt
+    to screen the faces."""
+    for k, comp in enumerate(values["compartments"]):
+        if comp.concentration_basis != "bulk" or not _charged_faces_of(values, k):
+            continue
+        present = {n: values["species"][n].valence for n, c in comp.concentrations if c > 0}
+        multi = [f"{n} ({z:+d})" for n, z in present.items() if abs(z) != 1]
+        if multi:
+            r.fail(f"compartments[{k}].concentration_basis",
+                   f"bulk is for monovalent ions only (the Gouy-Chapman surface excess in "
+                   f"closed form), but compartment {comp.name!r} holds {', '.join(multi)}; "
+                   f"use concentration_basis: mean")
+        if not (any(z > 0 for z in present.values()) and any(z < 0 for z in present.values())):
+            r.fail(f"compartments[{k}].concentrations",
+                   f"concentration_basis: bulk with charged faces needs a salt (cations and "
+                   f"anions) in compartment {comp.name!r} to balance and screen them; give "
+                   f"one, or use concentration_basis: mean with a counterion")
+
+
 def _diffusion_positive(r: Reader, raw, values, key, ctx):
     used, temperature = _used_species(values), values["temperature"]
     for sp in values["species"].values():
@@ -576,7 +764,7 @@ def _diffusion_positive(r: Reader, raw, values, key, ctx):
 
 def _needs_ions(r: Reader, raw, values, key, ctx):
     if not any(c > 0 for comp in values["compartments"] for _, c in comp.concentrations) and \
-            not any(m.surface_charge for m in values["membranes"]):
+            not any(m.charged for m in values["membranes"]):
         r.fail("compartments", "every concentration is 0: a run needs ions (the currents, "
                                "the membrane potential and every observable are theirs; with "
                                "electrostatics: ewald at least two charged ones)")
@@ -599,41 +787,75 @@ def _unique_compartment_name(r: Reader, raw, values, key, ctx):
         r.fail(f"{key}.name", f"duplicate compartment name {name!r}")
 
 
+def _faces_needing_counterions(values, ctx) -> list[int]:
+    """The charged faces (sides) that touch a compartment of `concentration_basis: mean`,
+    the ones the membrane's counter-ions balance."""
+    comps = _face_compartments(ctx)
+    return [side for side, sigma in enumerate(values["surface_charge"])
+            if sigma != 0.0 and (comps[side] is None or
+                                 comps[side].concentration_basis == "mean")]
+
+
 def _counterion_given(r: Reader, raw, values, key, ctx):
-    if values["surface_charge"] == 0.0:
+    if not any(values["surface_charge"]):
         if "counterion" in raw:
             r.fail(f"{key}.counterion", "given without a surface_charge")
-    elif "counterion" not in raw:
-        r.fail(f"{key}.counterion", "is required with a surface_charge: the species added "
-                                    "to each facing compartment to balance it, e.g. K+")
+    elif _faces_needing_counterions(values, ctx):
+        if "counterion" not in raw:
+            r.fail(f"{key}.counterion", "is required with a surface_charge: the species "
+                                        "added to each facing compartment to balance it, "
+                                        "e.g. K+")
+    elif "counterion" in raw:
+        r.fail(f"{key}.counterion", "is not used: the charged faces touch only compartments "
+                                    "with concentration_basis: bulk, whose own ions (the "
+                                    "Gouy-Chapman surface excess) balance them; remove it")
 
 
 SURFACE_CHARGE_ROUNDING = 5e-3  # relative: a face's charge may be moved this far to whole e
 
 
 def _whole_counterions(r: Reader, raw, values, key, ctx):
-    """A face must carry a whole number of counter-ion charges. A value within
-    SURFACE_CHARGE_ROUNDING of that (e.g. 0.01 C/m^2 written for 0.0625 e/nm^2) is moved
-    onto it; farther is refused."""
-    sigma, name = values["surface_charge"], values["counterion"]
-    if sigma == 0.0:
-        return
+    """Each charged face must carry a whole number of counter-ion charges (faces toward a
+    `concentration_basis: mean` compartment: of the membrane's counter-ion, which must have
+    the opposite sign) or of elementary charges (faces toward a `bulk` one, balanced by
+    monovalent ions). A value within SURFACE_CHARGE_ROUNDING of that (e.g. 0.01 C/m^2
+    written for 0.0625 e/nm^2) is moved onto it; farther is refused. Face by face."""
     box_xy = ctx["box"]["lateral"]
-    valence = ctx["species"][name].valence
-    per_face = -sigma * box_xy[0] * box_xy[1] / valence
-    if per_face <= 0:
-        r.fail(f"{key}.counterion", f"{name} (valence {valence:+d}) has the sign of the "
-                                    f"surface charge {sigma:+g} e/nm^2; a counter-ion has "
-                                    f"the opposite sign")
     area = box_xy[0] * box_xy[1]
-    whole = round(per_face)
-    if whole < 1 or abs(per_face - whole) > SURFACE_CHARGE_ROUNDING * whole:
-        near = sorted({max(1, math.floor(per_face)), max(1, math.ceil(per_face))})
-        options = " or ".join(f"{-n * valence / area:.6g} e/nm^2 ({n} per face)" for n in near)
-        r.fail(f"{key}.surface_charge", f"{sigma:g} e/nm^2 x {area:g} nm^2 is "
-                                        f"{per_face:.6g} {name} per face, not a whole "
-                                        f"number; use e.g. {options}")
-    values["surface_charge"] = -whole * valence / area
+    sides = _faces_needing_counterions(values, ctx)
+    where = _face_keys(raw, key, ctx)
+    per_face_given = isinstance(raw.get("surface_charge"), dict)
+    rounded = list(values["surface_charge"])
+    for side, sigma in enumerate(values["surface_charge"]):
+        if sigma == 0.0:
+            continue
+        if side in sides:
+            name = values["counterion"]
+            valence = ctx["species"][name].valence
+            unit = f"{name} per face"
+        else:  # balanced by the compartment's monovalent ions: a whole number of e
+            name, valence, unit = None, 1 if sigma < 0 else -1, "e"
+        per_face = -sigma * area / valence
+        if per_face <= 0:
+            opposite = len({math.copysign(1, x) for x in values["surface_charge"] if x}) > 1
+            r.fail(f"{key}.counterion", f"{name} (valence {valence:+d}) has the sign of the "
+                                        f"surface charge {sigma:+g} e/nm^2 on the "
+                                        f"{_face_label(side, ctx)}; a counter-ion has the "
+                                        f"opposite sign" + ("" if not opposite else
+                                                   " (faces of opposite sign: give their "
+                                                   "compartments concentration_basis: "
+                                                   "bulk, which needs no counterion)"))
+        whole = round(per_face)
+        if whole < 1 or abs(per_face - whole) > SURFACE_CHARGE_ROUNDING * whole:
+            near = sorted({max(1, math.floor(per_face)), max(1, math.ceil(per_face))})
+            options = " or ".join(f"{-n * valence / area:.6g} e/nm^2 ({n} {unit})"
+                                  for n in near)
+            face = _face_label(side, ctx) if per_face_given else "each face"
+            r.fail(where[side], f"{sigma:g} e/nm^2 x {area:g} nm^2 on the {face} is "
+                                f"{per_face:.6g} {unit}, not a whole number; use e.g. "
+                                f"{options}")
+        rounded[side] = -whole * valence / area
+    values["surface_charge"] = tuple(rounded)
 
 
 def _channels_apart(r: Reader, raw, values, key, ctx):
@@ -771,24 +993,35 @@ MEMBRANE = Section(
               limit=_size_limit(MAX_THICKNESS, "membrane thickness")),
         Field("permittivity", NUMBER, "Relative permittivity of the slab.", minimum=0.0,
               default=2.0),
-        Field("surface_charge", QUANTITY, "A fixed uniform sheet of charge on each face.",
-              dimension="surface_charge", default="0 e/nm^2", limit=Limit(
+        Field("surface_charge", QUANTITY, "A fixed uniform sheet of charge on the faces: one "
+              "value for both, or a mapping that names faces, `lower` (toward compartment "
+              "k) and `upper` (toward compartment k + 1) or the name of the compartment a "
+              "face touches, e.g. `{inside: -0.1 e/nm^2}`; a face left out is uncharged. "
+              "Written back as one value, or as {lower, upper} where the faces differ.",
+              dimension="surface_charge", default="0 e/nm^2",
+              attr=("surface_charge_lower", "surface_charge_upper"),
+              read=_read_surface_charge, write=_write_surface_charge, limit=Limit(
                   f"|{{value:g}}| e/nm^2 is more than the {MAX_SURFACE_CHARGE:g} e/nm^2 "
                   f"accepted (one charge per 0.5 nm^2 of membrane)", hi=MAX_SURFACE_CHARGE,
-                  magnitude=True)),
-        Field("counterion", TEXT, "The species added to each compartment the membrane faces, "
-              "|surface_charge| x area / |valence| per face, to balance it.", default=None,
+                  magnitude=True),
+              type_doc="surface charge, or mapping face → surface charge"),
+        Field("counterion", TEXT, "The species added to each `concentration_basis: mean` "
+              "compartment a charged face touches, |sigma| x area / |valence| per face, to "
+              "balance it (a `bulk` compartment's own ions balance its faces).", default=None,
               read=_read_species_name, omit_empty=True, type_doc="species",
-              default_doc="none (required with a surface charge)"),
+              default_doc="none (required where a charged face touches a `mean` "
+                          "compartment)"),
         Field("channels", LIST, "The membrane's pores.", default=[], null_ok=True,
               read=_read_channels, item=Field("channel", SECTION, "", section=CHANNEL),
               bounds_doc=f"at most {MAX_CHANNELS_PER_MEMBRANE} pores"),
     ), record=Membrane, rules=(
-        Rule("counterion", "`counterion` is given if and only if `surface_charge` is not 0",
-             _counterion_given, after="surface_charge"),
-        Rule("surface_charge", f"the counter-ion has the opposite sign, and each face holds a "
-             f"whole number of them (a charge within {SURFACE_CHARGE_ROUNDING:.1%} of one is "
-             f"moved onto it)", _whole_counterions, after="counterion"),
+        Rule("counterion", "`counterion` is given if and only if a charged face touches a "
+             "compartment of `concentration_basis: mean`", _counterion_given,
+             after="surface_charge"),
+        Rule("surface_charge", f"face by face: toward a `mean` compartment the counter-ion "
+             f"has the opposite sign and the face holds a whole number of them, toward a "
+             f"`bulk` one a whole number of e (a charge within {SURFACE_CHARGE_ROUNDING:.1%} "
+             f"of that is moved onto it)", _whole_counterions, after="counterion"),
         Rule("channels", "no two pores of a membrane overlap (periodically in x and y)",
              _channels_apart),
         Rule("channels", f"at most {MAX_CHANNELS} pores in all membranes", _channels_in_all),
@@ -810,6 +1043,14 @@ COMPARTMENT = Section(
                          dimension="concentration", minimum=0.0, strict=False, limit=Limit(
                              "{text} is more than the 100 M accepted (pure water is 55 M)",
                              hi=MAX_CONCENTRATION, doc="<= 100 M"))),
+        Field("concentration_basis", CHOICE, "What `concentrations` means where charged "
+              "faces bound the compartment: `mean`, the average over the compartment before "
+              "the counter-ions of its faces are added (round(c V) ions each, then the "
+              "counter-ions); `bulk`, the concentration wanted far from the faces (c V ions "
+              "plus each charged face's Gouy-Chapman surface excess, no counter-ions: an "
+              "estimate, monovalent ions only; the measured bulk is reported by the "
+              "analysis). Without charged faces both place round(c V).",
+              choices=CONCENTRATION_BASES, default="mean"),
     ), record=Compartment, rules=(
         Rule("name", "compartment names are unique", _unique_compartment_name, after="name"),
     ))
@@ -963,6 +1204,9 @@ SCENARIO = Section(
              "needs ions", _needs_ions),
         Rule("compartments[].concentrations", "each compartment is electroneutral: the sum of "
              "valence x concentration is 0 (within 1e-6 mM)", _electroneutral),
+        Rule("compartments[].concentration_basis", "`bulk` with charged faces: the "
+             "compartment's ions are monovalent, cations and anions both present",
+             _bulk_basis_monovalent),
     ))
 
 TOP_KEYS = set(SCENARIO.keys)

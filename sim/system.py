@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import units
+from . import gouy_chapman, units
 from .forces.cells import CellList, cell_coordinates, cell_index, link
 from .geometry import Geometry, min_image
 from .rng import STREAM_PLACEMENT, stream_key, uniform1
@@ -53,18 +53,33 @@ def compartment_volume(scenario: Scenario, geometry: Geometry, k: int) -> float:
 
 
 def ion_counts(scenario: Scenario, geometry: Geometry) -> np.ndarray:
-    """Ions to place, (K compartments, S species): round(c * accessible volume), made neutral,
-    plus the counter-ions of the charged faces the compartment touches.
+    """Ions to place, (K compartments, S species).
+
+    `concentration_basis: mean` (and any compartment without charged faces):
+    round(c * accessible volume), made neutral, plus the counter-ions of the charged faces
+    the compartment touches (:meth:`Scenario.counterions`).
+
+    `bulk` with charged faces: c_s V + sum over its charged faces of Gamma_s A, Gamma_s the
+    Gouy-Chapman surface excess of species s at the face for the bulk concentrations c
+    (:func:`bulk_basis_exact`), rounded to whole ions whose charge is exactly minus the
+    faces' (a whole number of e), so the compartment with its faces is neutral. No
+    counter-ions are added: the excess already holds them.
 
     One volume per compartment keeps a neutral pair of monovalent species neutral after
-    rounding; with three or more species rounding alone can leave a net charge of a few e.
-    Then the counts nearest their exact value after a change of one ion are changed, one ion
-    at a time, until the compartment is neutral (see :func:`_neutral_rounding`).
+    rounding; with three or more species (or the surface excess) rounding alone can leave a
+    net charge of a few e. Then the counts nearest their exact value after a change of one
+    ion are changed, one ion at a time, until the charge is the one wanted (see
+    :func:`_neutral_rounding`; with monovalent ions every step of one ion helps, so it
+    always gets there).
     """
     valences = np.array([s.valence for s in scenario.species], dtype=np.int64)
     counts = np.zeros((len(scenario.compartments), len(scenario.species)), dtype=np.int64)
     for k, comp in enumerate(scenario.compartments):
         volume = compartment_volume(scenario, geometry, k)
+        if _bulk_basis_applies(scenario, k):
+            exact = bulk_basis_exact(scenario, k, volume)
+            counts[k] = _neutral_rounding(exact, valences, -scenario.face_charge(k))
+            continue
         exact = np.array([comp.concentration(sp.name) * volume for sp in scenario.species])
         counts[k] = _neutral_rounding(exact, valences)
         for name, n in scenario.counterions(k).items():
@@ -72,15 +87,53 @@ def ion_counts(scenario: Scenario, geometry: Geometry) -> np.ndarray:
     return counts
 
 
-def _neutral_rounding(exact: np.ndarray, valences: np.ndarray) -> np.ndarray:
-    """Whole ion numbers near `exact` (S,) whose charge sum(n z) is zero where a change of a
-    few ions can make it so. Greedy: each step changes by one ion the species (present in
-    `exact`) whose change most reduces |charge| at the least distance from its exact value.
-    Where no step helps (say only divalent species left), the charge stays and
-    :func:`check_counts` refuses the scenario with the numbers."""
+def _bulk_basis_applies(scenario: Scenario, k: int) -> bool:
+    """Compartment k asks for bulk concentrations and some face that bounds it is charged."""
+    return scenario.compartments[k].concentration_basis == "bulk" and any(
+        scenario.face_surface_charges(j)[side] != 0.0 for j, side in scenario.bounding_faces(k))
+
+
+def bulk_basis_exact(scenario: Scenario, k: int, volume: float) -> np.ndarray:
+    """Unrounded ion numbers (S,) of compartment k for `concentration_basis: bulk`:
+    N_s = c_s V + A sum_faces Gamma_s(sigma_face), with V the accessible volume (nm^3), A the
+    area (nm^2), c_s (nm^-3) the bulk concentrations and Gamma_s (nm^-2) the Gouy-Chapman
+    surface excess of each charged face that bounds the compartment
+    (:func:`sim.gouy_chapman.surface_excess`: 2 c_s lambda_D (exp(-z_s e psi_0 / 2kT) - 1),
+    psi_0 from the Grahame equation). Each face's layer is the semi-infinite one: an
+    estimate that needs the compartment several Debye lengths deep; the bulk a run reaches
+    is measured (observable bulk_concentration). Refuses (ScenarioError at the depth) a
+    compartment so shallow that the co-ions' depletion exceeds their c V."""
+    comp = scenario.compartments[k]
+    dens = [comp.concentration(sp.name) for sp in scenario.species]
+    valences = [sp.valence for sp in scenario.species]
+    exact = np.array(dens) * volume
+    for j, side in scenario.bounding_faces(k):
+        sigma = scenario.face_surface_charges(j)[side]
+        if sigma != 0.0:
+            exact += scenario.area * np.array(gouy_chapman.surface_excess(
+                sigma, dens, valences, scenario.kT, scenario.solvent_permittivity))
+    if np.any(exact < 0):
+        s = int(np.argmin(exact))
+        n_total = sum(c for c, z in zip(dens, valences) if z > 0)
+        lam = gouy_chapman.debye_length(n_total, scenario.kT, scenario.solvent_permittivity)
+        raise ScenarioError(scenario.source, f"compartments[{k}].depth",
+                            f"{comp.depth:g} nm is too shallow for concentration_basis: "
+                            f"bulk: the Gouy-Chapman depletion of "
+                            f"{scenario.species[s].name} at its charged faces exceeds the "
+                            f"{dens[s] * volume:.3g} ions of its bulk; make compartment "
+                            f"{comp.name!r} several Debye lengths ({lam:.2f} nm) deep")
+    return exact
+
+
+def _neutral_rounding(exact: np.ndarray, valences: np.ndarray, target: int = 0) -> np.ndarray:
+    """Whole ion numbers near `exact` (S,) whose charge sum(n z) is `target` (e) where a
+    change of a few ions can make it so. Greedy: each step changes by one ion the species
+    (present in `exact`) whose change most reduces |charge - target| at the least distance
+    from its exact value. Where no step helps (say only divalent species left), the charge
+    stays and :func:`check_counts` refuses the scenario with the numbers."""
     n = np.rint(exact).astype(np.int64)
     for _ in range(8 * len(n) + 8):
-        charge = int(n @ valences)
+        charge = int(n @ valences) - target
         if charge == 0:
             break
         best = None
@@ -103,14 +156,17 @@ def check_counts(scenario: Scenario, geometry: Geometry, counts: np.ndarray) -> 
     diam = np.array([s.diameter for s in scenario.species])
     for k, comp in enumerate(scenario.compartments):
         key = f"compartments[{k}]"
-        charge = int(counts[k] @ valences) - sum(
-            n * valences[scenario.species_index(name)]
-            for name, n in scenario.counterions(k).items())
+        # the ions' charge must cancel the faces' (the counter-ions, or the surface excess
+        # of a bulk-basis compartment, carry it), so the compartment with its faces is
+        # neutral; the concentrations' own rounding is what can leave a remainder
+        charge = int(counts[k] @ valences) + scenario.face_charge(k)
         if charge != 0:
             detail = ", ".join(f"{n} {sp.name}" for n, sp in zip(counts[k], scenario.species))
             raise ScenarioError(scenario.source, f"{key}.concentrations",
                                 f"rounding to whole ions gives {detail}: net charge "
-                                f"{charge:+d} e in compartment {comp.name!r}; adjust the "
+                                f"{charge:+d} e in compartment {comp.name!r}"
+                                + (" with its charged faces" if scenario.face_charge(k)
+                                   else "") + "; adjust the "
                                 f"depth or box so that the counts balance")
         volume = compartment_volume(scenario, geometry, k)
         if volume <= 0:

@@ -3,7 +3,9 @@ records of each step's snapshot.
 
 - :class:`ObservableWriter`: every sample interval, ion counts per compartment, bulk
   concentrations (mM), energies (kJ/mol), the membrane and compartment potentials (mV),
-  and at every frame the density profile (nm^-3) averaged over the samples since the last;
+  and at every frame the density profiles (nm^-3) averaged over the samples since the last:
+  ``density`` in z-bins from z = 0, and, with membranes, ``face_density`` against the
+  distance from each face's contact plane (:class:`sim.observe.FaceBins`);
 - :class:`FrameWriter`: positions every frame interval;
 - :class:`EventWriter`: every step's events (crossings) into /ionsim/crossings;
 - :class:`ProgressWriter`: a progress bar on a terminal (step, ns, steps/s, ETA, V_m);
@@ -22,7 +24,8 @@ import numpy as np
 from . import units
 from .io import CROSSING_FIELDS, H5MDWriter, save_checkpoint
 from .loop import Checkpointer, Trigger, Writer, every
-from .observe import accumulate_profile, count_by_compartment, count_in_windows
+from .observe import (FaceBins, accumulate_face_profiles, accumulate_profile,
+                      count_by_compartment, count_in_windows, face_fields)
 
 #: A checkpoint holds this flag: its step was observed completely before it was taken
 #: (checkpoints written before sim.loop existed were taken before the observers ran).
@@ -59,16 +62,89 @@ class ObservableWriter(Writer):
         f = writer.file
         f["observables/density"].attrs["bin_width_nm"] = self.bin_width
         f["observables/bulk_concentration"].attrs["windows_nm"] = self.windows
+        self.field = None  # the face fields' kernel arguments (with electrostatics)
+        self.faces = FaceBins(sc) if sc.membranes else None
+        if self.faces is not None and not self.faces.usable:
+            self.faces = None  # compartments thinner than two ion diameters: nothing to bin
+        if self.faces is not None:
+            fb = self.faces
+            self.geometry = sim.geometry.arrays
+            self.face_hist = np.zeros((fb.n_faces, s, len(fb.widths)))
+            self.n_face = 0
+            # counts -> nm^-3: per face, species and bin, the wall area times the bin width
+            # (NaN where pores leave a species no wall at all: its density is undefined)
+            wall = np.where(fb.wall_area > 0, fb.wall_area, np.nan)
+            self.face_volume = wall[:, :, None] * fb.widths[None, None, :]
+            writer.declare_observable("face_density", self.face_hist.shape, np.float64,
+                                      "nm^-3")
+            a = f["observables/face_density"].attrs
+            a["bin_edges_nm"] = fb.edges  # distance from the species' contact plane
+            a["face_z_nm"] = fb.face_z
+            a["face_membrane"] = fb.face_membrane
+            a["face_side"] = fb.face_side  # 0: lower-z face of the membrane, 1: upper-z
+            a["face_compartment"] = fb.face_compartment
+            a["contact_offset_nm"] = fb.radius  # contact plane = face -+ the species' radius
+            a["wall_area_nm2"] = fb.wall_area
+            if sc.electrostatics.method != "off":
+                self._declare_face_field(sim, writer)
 
-    # The density profile is a mean over the samples since the last frame: a checkpoint
-    # between two frames holds the partial sum.
+    def _declare_face_field(self, sim, writer):
+        """``face_field`` (2M,) e/nm^2 and ``face_field_squared`` (2M,) e^2/nm^4: the means
+        over the samples since the last frame of D.n = eps0 eps_w E.n in front of each face
+        and of its square (sim.observe.face_fields), for the contact-value theorem
+        (analysis.double_layer), which needs <E^2>, not <E>^2."""
+        from .electrostatics import membrane_slabs, surface_sheets
+        from .forces.membrane_field import DielectricProfile
+        sc, fb = sim.scenario, self.faces
+        prof = DielectricProfile(sc.box[2], membrane_slabs(sc), sc.solvent_permittivity)
+        sheet_z, sheet_q = surface_sheets(sc)
+        lz = sc.box[2]
+
+        def wrap(z):  # into [0, Lz), faces and sheets alike (a face's sheet found by ==)
+            z = np.mod(np.asarray(z, dtype=np.float64), lz)
+            return np.where(z >= lz, 0.0, z)
+
+        self.field = (np.asarray(sim.charges, dtype=np.float64),
+                      wrap(sheet_z),
+                      np.asarray(sheet_q, dtype=np.float64), float(lz), prof.bounds,
+                      prof.inv, prof.s_at, wrap(fb.face_z),
+                      fb.face_side.astype(np.int64), float(sc.area))
+        self.field_now = np.zeros(fb.n_faces)
+        self.field_sum = np.zeros(fb.n_faces)
+        self.field_sq_sum = np.zeros(fb.n_faces)
+        writer.declare_observable("face_field", (fb.n_faces,), np.float64, "e/nm^2")
+        writer.declare_observable("face_field_squared", (fb.n_faces,), np.float64,
+                                  "e^2/nm^4")
+        for name in ("face_field", "face_field_squared"):
+            writer.file[f"observables/{name}"].attrs["quantity"] = (
+                "eps0 eps_w E.n in the water just in front of each face (faces as in "
+                "face_density), n the normal from the face into its water"
+                + ("" if name == "face_field" else ", squared"))
+
+    # The density profiles are means over the samples since the last frame: a checkpoint
+    # between two frames holds the partial sums.
     def state(self) -> dict:
-        return {"density_sum": self.hist, "density_samples": np.int64(self.n_hist)}
+        state = {"density_sum": self.hist, "density_samples": np.int64(self.n_hist)}
+        if self.faces is not None:
+            state["face_density_sum"] = self.face_hist
+            state["face_density_samples"] = np.int64(self.n_face)
+            if self.field is not None:
+                state["face_field_sum"] = self.field_sum
+                state["face_field_squared_sum"] = self.field_sq_sum
+        return state
 
     def restore(self, state: dict) -> None:
         if "density_sum" in state:
             self.hist[:] = state["density_sum"]
             self.n_hist = int(state["density_samples"])
+        # (a checkpoint written before face_density existed has none: its first frame is
+        # then the mean over the samples since the resume, with its own count)
+        if self.faces is not None and "face_density_sum" in state:
+            self.face_hist[:] = state["face_density_sum"]
+            self.n_face = int(state["face_density_samples"])
+            if self.field is not None and "face_field_sum" in state:
+                self.field_sum[:] = state["face_field_sum"]
+                self.field_sq_sum[:] = state["face_field_squared_sum"]
 
     def write(self, snap):
         step, t, w = snap.step, snap.time, self.writer
@@ -86,11 +162,31 @@ class ObservableWriter(Writer):
                                 snap.compartment_potentials_mV())
         accumulate_profile(snap.positions, snap.species, self.bin_width, self.hist)
         self.n_hist += 1
+        if self.faces is not None:
+            fb = self.faces
+            accumulate_face_profiles(snap.positions, snap.species, self.geometry, fb.fine,
+                                     fb.n_fine, fb.coarse, fb.extent, self.face_hist)
+            self.n_face += 1
+            if self.field is not None:
+                face_fields(snap.positions, *self.field, self.field_now)
+                self.field_sum += self.field_now
+                self.field_sq_sum += self.field_now * self.field_now
         if step % self.frame_interval == 0:
             w.append_observable("density", step, t,
                                 self.hist / (self.n_hist * self.area * self.bin_width))
             self.hist[:] = 0
             self.n_hist = 0
+            if self.faces is not None:
+                w.append_observable("face_density", step, t,
+                                    self.face_hist / (self.n_face * self.face_volume))
+                if self.field is not None:
+                    w.append_observable("face_field", step, t, self.field_sum / self.n_face)
+                    w.append_observable("face_field_squared", step, t,
+                                        self.field_sq_sum / self.n_face)
+                    self.field_sum[:] = 0
+                    self.field_sq_sum[:] = 0
+                self.face_hist[:] = 0
+                self.n_face = 0
 
 
 class FrameWriter(Writer):

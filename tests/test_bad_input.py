@@ -98,6 +98,27 @@ CASES = {
                                          {"K+": "1e300 M", "A-": "1e300 M"}),
                                    "compartments[0].concentrations.A-: 1e300 M is more than "
                                    "the 100 M accepted"),
+    # surface charge face by face, and the bulk concentration basis (tests/test_face_charge.py)
+    "unknown face": (_with("membranes", [{"thickness": "3 nm", "counterion": "K+",
+                                          "surface_charge": {"top": "-0.0625 e/nm^2"}}] * 2),
+                     "membranes[0].surface_charge.top: unknown face 'top'; name a face as "
+                     "one of lower, upper, 'inside', 'outside'"),
+    "face charge without unit": (_with("membranes", [{"thickness": "3 nm", "counterion": "K+",
+                                                      "surface_charge": {"inside": -0.0625}}]
+                                       * 2),
+                                 "membranes[0].surface_charge.inside: missing unit"),
+    "counterion of the face's sign": (_with("membranes", [{
+        "thickness": "3 nm", "counterion": "K+",
+        "surface_charge": {"lower": "-0.0625 e/nm^2", "upper": "0.0625 e/nm^2"}}] * 2),
+        "membranes[0].counterion: K+ (valence +1) has the sign of the surface charge"),
+    "bad concentration basis": (_with("compartments.0.concentration_basis", "average"),
+                                "compartments[0].concentration_basis: must be one of mean, "
+                                "bulk"),
+    "bulk basis too shallow": (tree(
+        compartments=[dict(c, depth="1 nm", concentration_basis="bulk")
+                      for c in tree()["compartments"]],
+        membranes=[{"thickness": "3 nm", "surface_charge": "-0.5 e/nm^2"}] * 2),
+        "compartments[0].depth: 1 nm is too shallow for concentration_basis: bulk"),
     "infinite length": (_with("compartments.0.depth", "1e999 nm"),
                         "compartments[0].depth: '1e999 nm' is not a finite length"),
 }

@@ -45,6 +45,7 @@ LAYERS = (
     ("units", (
         "sim.units",                # units, constants, parse_quantity
         "sim.water",                # water's permittivity (a fit to measurements)
+        "sim.gouy_chapman",         # Gouy-Chapman estimates for placing a bulk-basis compartment
     )),
     ("configuration", (
         "sim.schema",               # the schema language of scenario files
@@ -68,6 +69,8 @@ LAYERS = (
         "analysis.theory", "analysis.activity", "analysis.statistics", "analysis.cell",
         "analysis.runs",            # open a run, measure its observables
         "analysis.capacitance", "analysis.profiles", "analysis.double_layer", "analysis.selectivity",
+        "analysis.widom",           # test-particle insertion: activity coefficients measured
+        "analysis.bulk_thermo",     # energy per ion, osmotic coefficient of a bulk run
         "analysis.comparison",      # V_m against Nernst, GHK, the capacitor (ionsim analyze)
         "analysis.budget",          # the ions that crossed (ionsim budget)
         "analysis.tables",          # how the analyses' numbers read as text tables

@@ -1,7 +1,8 @@
 """A run killed with SIGKILL and resumed equals the uninterrupted run in every dataset of
 trajectory.h5 (not only the positions), with a frame interval that does not divide the
-checkpoint interval, so that the density profile's accumulator is cut in the middle, and no
-temp file of the checkpoint's atomic write is left behind."""
+checkpoint interval, so that the accumulators of the density profiles (density,
+face_density, face_field) are cut in the middle, and no temp file of the checkpoint's
+atomic write is left behind."""
 
 import json
 import os
@@ -60,6 +61,7 @@ def test_a_killed_run_resumed_equals_the_uninterrupted_one_in_every_dataset(tmp_
         pytest.fail(f"the run was not killed in the middle (exit {code}, checkpoint {step})")
     state = load_checkpoint(killed)
     assert 0 < int(state["step"]) < STEPS and int(state["density_samples"]) > 0
+    assert int(state["face_density_samples"]) > 0 and "face_field_squared_sum" in state
     assert main(["resume", str(killed), "--quiet"]) == 0
 
     ref_data, ref_attrs = h5_contents(reference / "trajectory.h5")
@@ -67,6 +69,8 @@ def test_a_killed_run_resumed_equals_the_uninterrupted_one_in_every_dataset(tmp_
     assert sorted(got_data) == sorted(ref_data)
     assert "observables/density/value" in ref_data and "observables/membrane_potential/value" \
         in ref_data
+    assert {"observables/face_density/value", "observables/face_field/value",
+            "observables/face_field_squared/value"} <= set(ref_data)
     for name, ref in ref_data.items():
         assert np.array_equal(got_data[name], ref, equal_nan=ref.dtype.kind == "f"), name
     assert got_attrs == ref_attrs

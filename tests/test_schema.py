@@ -41,7 +41,8 @@ FULL = {
     "box": {"lateral": "10 nm"},
     "compartments": [
         {"name": "in", "depth": "5 nm", "concentrations": {"K+": "150 mM", "Cl-": "150 mM"}},
-        {"name": "out", "depth": "5 nm", "concentrations": {"K+": "150 mM", "Cl-": "150 mM"}}],
+        {"name": "out", "depth": "5 nm", "concentrations": {"K+": "150 mM", "Cl-": "150 mM"},
+         "concentration_basis": "bulk"}],
     "membranes": [
         {"thickness": "4 nm", "permittivity": 2, "surface_charge": "0 e/nm^2",
          "channels": [{"count": 4, "radius": "0.6 nm", "permeant": ["K+"],

@@ -182,7 +182,10 @@ def test_surface_charge_case_compares_both_double_layers(tmp_path):
                  "--out", str(out)])
     doc = json.loads((out / "validation.json").read_text())
     by_case = {c["case"]: c for c in doc["cases"]}
-    assert set(by_case) == {"surface_charge", "gouy_chapman_inside", "gouy_chapman_outside"}
+    assert set(by_case) == {"surface_charge", "gouy_chapman_inside", "gouy_chapman_outside",
+                            "contact_value_inside", "contact_value_outside"}
+    for name in ("contact_value_inside", "contact_value_outside"):  # the absolute form
+        assert by_case[name]["unit"] == "mM" and by_case[name]["se"] > 0
     for name in ("gouy_chapman_inside", "gouy_chapman_outside"):
         row = by_case[name]
         assert -27.0 < row["reference"] < -19.0 and row["se"] > 0

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from sim.units import PS_PER_NS
+from sim.units import PS_PER_NS, thermal_voltage_mV
 
 from analysis.capacitance import capacitance_theory, measured_capacitance
 from analysis.comparison import compare, ghk_from_crossings, permeability_from_crossings
@@ -25,12 +25,14 @@ from analysis.selectivity import (crossing_dispersion, pore_occupancy, resistanc
                                   shared_channel)
 from analysis.theory import donnan_equilibrium, ghk_voltage_mV
 from analysis.validation.verdict import CaseResult
+from analysis.widom import activity_ratio
 
 __all__ = ["CHECKS", "RESOLUTION_MV", "MIN_CROSSINGS"]
 
 RESOLUTION_MV = 10.0
 MIN_CROSSINGS = 30
 MIN_N_EFF = 20  # independent samples of a time series behind a mean's SE
+DONNAN_INSERTIONS = 500  # Widom K+ Cl- pairs per frame and bulk window (check_donnan)
 
 
 def _crossings_after(m: Measurements, species: int | None = None) -> tuple[int, int]:
@@ -120,6 +122,30 @@ def check_symmetric(m):
     return out
 
 
+def _donnan_potential(parts, temperature: float) -> tuple[float, float, str]:
+    """(reference mV, its SE, source) for V_m at a Donnan equilibrium of K+ and Cl-, from the
+    measured bulk concentrations parts = [K+ in, K+ out, Cl- out, Cl- in] (SeriesMeans, mM).
+
+    At equilibrium V_m = E_K = E_Cl with activities. Their ideal values from the measured
+    concentrations differ by the activity coefficients, E_K - E_Cl = (kT/e) ln(r_K / r_Cl)
+    read without them; a mean activity (Widom, a pair) fixes only the product of the two
+    ions' coefficients, not how it splits between them. So the reference is the mean
+    (E_K + E_Cl) / 2 = (kT/2e) ln(cK_out cCl_in / (cK_in cCl_out)), exact where both ions'
+    coefficients change alike between the sides, and its stated model uncertainty is half
+    their measured difference |E_K - E_Cl| / 2 (the most an unequal split can move it),
+    combined with the SE of the four concentrations (taken as independent)."""
+    k_in, k_out, cl_out, cl_in = parts
+    vt = thermal_voltage_mV(temperature)
+    e_k = vt * math.log(k_out.mean / k_in.mean)
+    e_cl = -vt * math.log(cl_out.mean / cl_in.mean)
+    se = 0.5 * vt * math.sqrt(sum((p.sem / p.mean) ** 2 for p in parts))
+    split = 0.5 * abs(e_k - e_cl)
+    source = (f"(E_K + E_Cl) / 2 from the measured bulks, E_K {e_k:+.1f} mV, E_Cl "
+              f"{e_cl:+.1f} mV (ideal), +- {split:.1f} mV for how the activity coefficients "
+              f"split between K+ and Cl- (|E_K - E_Cl| / 2)")
+    return 0.5 * (e_k + e_cl), math.hypot(se, split), source
+
+
 def check_donnan(m):
     sc = m.scenario
     names = m.species_names
@@ -131,24 +157,54 @@ def check_donnan(m):
     imperm = m.initial_mM[INSIDE, k] - m.initial_mM[INSIDE, cl]  # monovalent A- inside
     theory = donnan_equilibrium({"K+": 1, "Cl-": -1}, c_out, imperm, -1, sc.temperature,
                                 c_in_mM=c_in, volume_ratio_out_in=vol[1] / vol[0])
-    r1 = _vm_result(m, "donnan", "Is V_m the Donnan potential?", theory.potential_mV, 0.0,
-                    f"Donnan equilibrium for these volumes (analysis.theory."
-                    f"donnan_equilibrium): r = {theory.donnan_ratio:.3f}")
-    # both ions at the same ratio: r_K / r_Cl = (cK_in/cK_out) / (cCl_out/cCl_in) = 1
     b = m.bulk_mM
     parts = [b[INSIDE, k], b[OUTSIDE, k], b[OUTSIDE, cl], b[INSIDE, cl]]
-    if all(p.mean > 0 for p in parts):
+    measured = all(p.mean > 0 for p in parts)
+    if measured:
+        r1 = _vm_result(m, "donnan", "Is V_m the Donnan potential?",
+                        *_donnan_potential(parts, sc.temperature))
+    else:
+        r1 = _vm_result(m, "donnan", "Is V_m the Donnan potential?", theory.potential_mV,
+                        0.0, f"Donnan equilibrium for these volumes (analysis.theory."
+                             f"donnan_equilibrium): r = {theory.donnan_ratio:.3f}")
+    r1.notes.append(f"information: ideal Donnan from the initial concentrations and these "
+                    f"volumes {theory.potential_mV:+.1f} mV (r = {theory.donnan_ratio:.3f})")
+    # Equal chemical potentials of K+ Cl- on both sides: cK_in cCl_in gamma_in^2 =
+    # cK_out cCl_out gamma_out^2, so r_K / r_Cl = (gamma+-,out / gamma+-,in)^2, measured by
+    # Widom insertion in each bulk window of this run (1 only for ideal ions).
+    if measured:
         ratio = parts[0].mean * parts[3].mean / (parts[1].mean * parts[2].mean)
         rel = math.sqrt(sum((p.sem / p.mean) ** 2 for p in parts))
+        pred = activity_ratio(m, ("K+", "Cl-"), (INSIDE, OUTSIDE),
+                              insertions=DONNAN_INSERTIONS)
+        if pred.widom is not None:
+            reference, reference_se = pred.widom_ratio, pred.widom_se
+            source = ("(gamma+-,out / gamma+-,in)^2 of K+ Cl-, both from Widom insertion of "
+                      "K+ Cl- pairs in each compartment's bulk window of this run "
+                      "(analysis.widom.activity_ratio)")
+        else:  # too few frames for Widom: the MSA, as the stated fallback
+            reference, reference_se = pred.msa_ratio, 0.0
+            source = (f"(gamma+-,out / gamma+-,in)^2 of K+ Cl- from the MSA + BMCSL at the "
+                      f"measured bulk compositions (no Widom: {pred.reason})")
         r2 = CaseResult(case="donnan_ratio",
-                        question="Do K+ and Cl- reach the same Donnan ratio?",
+                        question="Do K+ and Cl- reach the Donnan ratio their activities "
+                                 "predict?",
                         quantity="r_K / r_Cl = (cK_in cCl_in) / (cK_out cCl_out)", unit="1",
-                        value=ratio, se=ratio * rel, reference=1.0,
-                        source="Donnan: c_K,in / c_K,out = c_Cl,out / c_Cl,in",
-                        scenario="donnan.yaml", resolution=0.25)
+                        value=ratio, se=ratio * rel, reference=reference,
+                        reference_se=reference_se, source=source, scenario="donnan.yaml",
+                        resolution=0.25)
         r2.notes.append(f"r_K = {parts[0].mean / parts[1].mean:.3f}, "
                         f"r_Cl = {parts[2].mean / parts[3].mean:.3f} (theory "
                         f"{theory.donnan_ratio:.3f})")
+        if pred.widom is not None:
+            w_in, w_out = pred.widom
+            r2.notes.append(f"Widom ln gamma+- inside {w_in.ln_gamma:+.4f} +- "
+                            f"{w_in.ln_gamma_sem:.4f}, outside {w_out.ln_gamma:+.4f} +- "
+                            f"{w_out.ln_gamma_sem:.4f} ({w_in.frames} frames x "
+                            f"{w_in.insertions} pairs per window, {pred.seconds:.1f} s)")
+        r2.notes.append(f"information: MSA + BMCSL at the measured bulk compositions "
+                        f"predicts {pred.msa_ratio:.3f}; ideal Donnan predicts 1 "
+                        f"({(ratio - 1.0) / (ratio * rel):+.1f} SE)")
         return [r1, r2]
     return [r1]
 
@@ -260,10 +316,20 @@ def check_selectivity(m):
     return [r]
 
 
-def check_surface_charge(m):
-    """V_m against K+'s Nernst potential, and each compartment's double layer against
-    Gouy-Chapman (analysis.double_layer)."""
-    from analysis.double_layer import describe, face_double_layers
+def check_surface_charge(m, osmotic_coefficient=None):
+    """V_m against K+'s Nernst potential, each compartment's double layer against
+    Gouy-Chapman, and the contact-value theorem in each compartment (analysis.double_layer).
+
+    Contact value: with one sigma on both faces (surface_charge.yaml) the face-difference
+    form is trivially 0 = 0, so the row is the absolute form, P_zz/kT read at the walls
+    (sum of the contact densities less eps0 eps_w <E_face^2> / (2kT)) against phi n_bulk;
+    osmotic_coefficient: phi as analysis.double_layer.contact_value_checks takes it (None:
+    ideal, phi = 1, with the Debye-Hueckel limiting law's 1 - phi = kappa^3 / (24 pi n) as
+    a stated model uncertainty). Faces that differ get the exact face-difference form."""
+    from analysis.double_layer import (contact_value_checks, describe, describe_check,
+                                       face_double_layers)
+    from sim.observe import debye_length_of_density
+    from sim.units import PER_NM3_TO_MM
     out = _nernst(m, "surface_charge", "K+",
                   "Charged faces: is V_m between the bulks still the K+ Nernst potential?")
     for layer in face_double_layers(m):
@@ -280,6 +346,52 @@ def check_surface_charge(m):
                        scenario="surface_charge.yaml", resolution=RESOLUTION_MV,
                        n_eff=float(st.n_effective), min_n_eff=MIN_N_EFF)
         r.notes.append(describe(layer))
+        out.append(r)
+    to_mM = PER_NM3_TO_MM
+    sc = m.scenario
+    for ch in contact_value_checks(m, osmotic_coefficient):
+        question = (f"Contact-value theorem in {ch.name}: do the contact densities at its "
+                    f"walls give the bulk pressure plus eps0 eps_w E^2 / 2?")
+        if ch.equal_faces:
+            p, res = ch.pressure, ch.pressure_residual
+            if p is None or res is None:
+                continue
+            ref, ref_se = ch.pressure_reference, ch.pressure_reference_se
+            systematic = ch.phi_source == "ideal (phi = 1)"
+            if systematic:  # the non-ideality the ideal reference leaves out, as DHLL has it
+                bulk = [st.mean if st else 0.0 for st in ch.lower.bulk]
+                n_z2 = sum(n * sp.valence ** 2 for n, sp in zip(bulk, sc.species))
+                kappa = 1.0 / debye_length_of_density(n_z2, sc.kT, sc.solvent_permittivity)
+                ref_se = kappa ** 3 / (24 * math.pi)  # (1 - phi_DHLL) n_bulk, nm^-3
+            r = CaseResult(case=f"contact_value_{ch.name}", question=question,
+                           quantity="P_zz/kT at the walls: sum n_c - eps0 eps_w <E^2>/(2kT)",
+                           unit="mM", value=p.mean * to_mM, se=res.sem * to_mM,
+                           reference=ref * to_mM, reference_se=ref_se * to_mM,
+                           reference_systematic=systematic,
+                           source=f"phi n_bulk, phi {ch.phi_source}"
+                                  + (f" = {ch.phi:.3f}" if not systematic else
+                                     "; +- the Debye-Hueckel limiting law's 1 - phi")
+                                  + " (Henderson and Blum, J. Chem. Phys. 69 (1978) 5441)",
+                           scenario="surface_charge.yaml",
+                           resolution=max(0.1 * ref, 2.0 * ref_se) * to_mM,
+                           n_eff=float(res.n_effective), min_n_eff=MIN_N_EFF)
+            r.notes.append("SE of the value: the frame-by-frame walls - phi n_bulk series "
+                           "(walls and bulk are correlated in a compartment)")
+        else:
+            d, f, res = ch.difference, ch.field_difference, ch.residual
+            if d is None or f is None or res is None:
+                continue
+            r = CaseResult(case=f"contact_value_{ch.name}", question=question,
+                           quantity="sum n_c(lower face) - sum n_c(upper face)", unit="mM",
+                           value=d.mean * to_mM, se=res.sem * to_mM,
+                           reference=f.mean * to_mM, reference_se=0.0,
+                           source="eps0 eps_w (<E_lower^2> - <E_upper^2>) / (2kT), the exact "
+                                  "face-difference form (Henderson and Blum 1978)",
+                           scenario="surface_charge.yaml",
+                           resolution=max(0.2 * abs(f.mean), 0.006) * to_mM,
+                           n_eff=float(res.n_effective), min_n_eff=MIN_N_EFF)
+            r.notes.append("SE: the frame-by-frame residual (value - reference)")
+        r.notes.append(describe_check(ch))
         out.append(r)
     return out
 
