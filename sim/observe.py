@@ -199,6 +199,19 @@ def accumulate_face_profiles(pos, species, g, fine, n_fine, coarse, extent, hist
             break  # extent <= half the thinnest compartment: in front of one face at most
 
 
+@njit(cache=True, inline="always")
+def _sheet_charge(i, pos, charges, sheet_z, sheet_q, lz):
+    """(z in [0, Lz) nm, q e) of charge i of face_fields' sequence: the N ions, then the
+    faces' fixed sheets."""
+    n = pos.shape[0]
+    if i < n:
+        z = pos[i, 2] - math.floor(pos[i, 2] / lz) * lz
+        if z >= lz:
+            z = 0.0
+        return z, charges[i]
+    return sheet_z[i - n], sheet_q[i - n]
+
+
 @njit(cache=True)
 def face_fields(pos, charges, sheet_z, sheet_q, lz, bounds, inv, s_at, face_z, face_side,
                 area, out):
@@ -219,14 +232,7 @@ def face_fields(pos, charges, sheet_z, sheet_q, lz, bounds, inv, s_at, face_z, f
     n = pos.shape[0]
     acc = 0.0
     for i in range(n + sheet_z.shape[0]):
-        if i < n:
-            z = pos[i, 2] - math.floor(pos[i, 2] / lz) * lz
-            if z >= lz:
-                z = 0.0
-            q = charges[i]
-        else:
-            z = sheet_z[i - n]
-            q = sheet_q[i - n]
+        z, q = _sheet_charge(i, pos, charges, sheet_z, sheet_q, lz)
         seg = 0
         while seg < nseg - 1 and z >= bounds[seg + 1]:
             seg += 1
@@ -237,14 +243,7 @@ def face_fields(pos, charges, sheet_z, sheet_q, lz, bounds, inv, s_at, face_z, f
         upper = face_side[f] == 1
         below = q0
         for i in range(n + sheet_z.shape[0]):
-            if i < n:
-                z = pos[i, 2] - math.floor(pos[i, 2] / lz) * lz
-                if z >= lz:
-                    z = 0.0
-                q = charges[i]
-            else:
-                z = sheet_z[i - n]
-                q = sheet_q[i - n]
+            z, q = _sheet_charge(i, pos, charges, sheet_z, sheet_q, lz)
             if z < zf or (upper and z == zf):
                 below += q
         out[f] = below / area if upper else -below / area
