@@ -67,9 +67,9 @@ CASES: list[Case] = [
     Case("chloride", "Anion: does the sign flip?", "chloride.yaml"),
     Case("calcium", "Divalent: is the potential halved?", "calcium.yaml", cost=2.0),
     Case("donnan", "Is V_m the Donnan potential?", "donnan.yaml", quick_ns=None,
-         full_only="its salt exchange needs the full run: a 3 ns run read V_m = -41 +- 6 "
-                   "mV (a FAIL at -3.7 SE) where two 20 ns runs read -27 +- 3.4 and "
-                   "-21 +- 2.7 mV, so 3 ns underestimates its error bar"),
+         full_only="its salt exchange needs the full run: with 3 nm compartments a 3 ns run "
+                   "read V_m = -41 +- 6 mV (a FAIL at -3.7 SE) where two 20 ns runs read "
+                   "-27 +- 3.4 and -21 +- 2.7 mV, so 3 ns underestimates its error bar"),
     Case("resting_potential", "Is V_m the GHK voltage?", "resting_potential.yaml",
          cost=2.0),
     Case("selectivity", "Does a barrier set P_Na/P_K?", "selectivity.yaml", quick_ns=2.0,
