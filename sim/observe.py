@@ -151,7 +151,7 @@ class FaceBins:
         self.face_z = np.array([bounds[j][side] for j in range(m) for side in (0, 1)])
         self.face_membrane = np.repeat(np.arange(m), 2)
         self.face_side = np.tile(np.array([0, 1]), m)
-        self.face_compartment = np.array([(j + side) % m for j in range(m)
+        self.face_compartment = np.array([sc.face_compartment(j, side) for j in range(m)
                                           for side in (0, 1)])
         self.radius = np.array([sp.radius for sp in sc.species])
         names = [sp.name for sp in sc.species]

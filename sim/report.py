@@ -47,11 +47,10 @@ def describe_scenario(sc: Scenario) -> str:
         cap = units.capacitance_uF_per_cm2(units.EPS0 * mem.permittivity / mem.thickness)
         lines.append(f"  membrane {m}: z {lo:g}..{hi:g} nm, eps {mem.permittivity:g} "
                      f"({cap:.3f} uF/cm^2 bare), {len(mem.channels)} channel(s)")
-        touched = (m, (m + 1) % len(sc.compartments))  # the lower face's, the upper's
         for side, sigma in enumerate(sc.face_surface_charges(m)):
             if sigma == 0.0:
                 continue
-            k = touched[side]
+            k = sc.face_compartment(m, side)
             comp = sc.compartments[k]
             if comp.concentration_basis == "bulk":
                 balance = (f"balanced by the Gouy-Chapman surface excess of the ions in "

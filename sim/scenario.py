@@ -257,6 +257,11 @@ class Scenario:
         m = len(self.membranes)
         return [(k % m, 0), ((k - 1) % m, 1)] if m else []
 
+    def face_compartment(self, j: int, side: int) -> int:
+        """The compartment that membrane j's face `side` touches (0 lower: j; 1 upper:
+        (j + 1) mod M, the box being periodic in z)."""
+        return (j + side) % len(self.membranes)
+
     def face_surface_charges(self, j: int) -> tuple[float, float]:
         """Membrane j's fixed surface charge density (e/nm^2) on its lower-z face and on
         its upper-z face. The lower face touches compartment j, the upper face compartment
