@@ -36,12 +36,25 @@ from .files import atomic_write_bytes
 from .rundir import CHECKPOINT, RUN_ID_PREFIX, SCENARIO, SUMMARY, TRAJECTORY, scenario_run_id
 from .scenario import Scenario, parse_scenario
 
-__all__ = ["CHECKPOINT", "SCENARIO", "SUMMARY", "TRAJECTORY", "CROSSING_FIELDS", "H5MDWriter",
+__all__ = ["CHECKPOINT", "SCENARIO", "SUMMARY", "TRAJECTORY", "CROSSING_FIELDS", "EVENT_TABLES",
+           "EVENT_KIND_TABLE", "H5MDWriter",
            "RunData", "Series", "WriteError", "atomic_write_bytes", "load_checkpoint",
            "read_scenario", "salvage_hint", "save_checkpoint", "summary_readable",
            "write_scenario", "write_summary"]
 
 CROSSING_FIELDS = ("step", "time", "particle", "species", "channel", "from", "to")
+#: The event tables under /ionsim: name -> (fields, {field: (dtype, unit)} where not int64
+#: without a unit). The agents' tables (sim.gating, sim.pumps) exist in runs that have them.
+EVENT_TABLES = {
+    "crossings": CROSSING_FIELDS,
+    "gate_events": ("step", "time", "channel", "from", "to", "cause"),
+    "pump_events": ("step", "time", "pump", "transition", "atp", "dG", "V"),
+    "pump_transfers": ("step", "time", "particle", "species", "pump", "from", "to"),
+}
+_FLOAT_FIELDS = {"time": "ps", "dG": "kJ/mol", "V": "mV"}
+#: the simulation's event kinds (sim.simulation.AGENT_EVENTS and crossings) -> table
+EVENT_KIND_TABLE = {"crossing": "crossings", "gate": "gate_events", "pump": "pump_events",
+                    "pump_transfer": "pump_transfers"}
 
 
 class WriteError(OSError):
@@ -161,13 +174,16 @@ class H5MDWriter:
         params.attrs["species_names"] = np.array([s.name.encode() for s in scenario.species])
         params.attrs["compartment_names"] = np.array(
             [c.name.encode() for c in scenario.compartments])
-        cr = f.create_group("ionsim/crossings")
-        for name in CROSSING_FIELDS:
-            dtype = np.float64 if name == "time" else np.int64
-            ds = cr.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                   chunks=(1024,))
-            ds.attrs["unit"] = "ps" if name == "time" else ""
+        self._create_events("crossings")
         f.create_group("observables")
+
+    def _create_events(self, table):
+        group = self.file.create_group(f"ionsim/{table}")
+        for name in EVENT_TABLES[table]:
+            dtype = np.float64 if name in _FLOAT_FIELDS else np.int64
+            ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                      chunks=(1024,))
+            ds.attrs["unit"] = _FLOAT_FIELDS.get(name, "")
 
     @staticmethod
     def _series(group, name, shape, dtype, unit):
@@ -234,13 +250,20 @@ class H5MDWriter:
         self._append(f"observables/{name}", step, time, value)
 
     def append_crossings(self, rows: dict[str, np.ndarray]):
+        self.append_events("crossings", rows)
+
+    def append_events(self, table: str, rows: dict[str, np.ndarray]):
+        """Rows (field -> (n,) array) at the end of /ionsim/<table> (EVENT_TABLES)."""
+        path = f"ionsim/{table}"
         try:
-            if "ionsim/crossings" not in self._open:
-                cr = self.file["ionsim/crossings"]
-                self._open["ionsim/crossings"] = tuple(cr[name] for name in CROSSING_FIELDS)
-            datasets = self._open["ionsim/crossings"]
+            if path not in self._open:
+                if path not in self.file:
+                    self._create_events(table)
+                group = self.file[path]
+                self._open[path] = tuple(group[name] for name in EVENT_TABLES[table])
+            datasets = self._open[path]
             n, m = datasets[0].shape[0], len(rows["step"])
-            for name, ds in zip(CROSSING_FIELDS, datasets):
+            for name, ds in zip(EVENT_TABLES[table], datasets):
                 ds.resize(n + m, axis=0)
                 ds[n:] = rows[name]
         except (OSError, RuntimeError) as err:
@@ -321,7 +344,9 @@ class H5MDWriter:
             trim(box["edges"], last)
         for name in self.file["observables"]:
             trim(self.file["observables"][name], last)
-        trim(self.file["ionsim/crossings"], step)
+        for table in EVENT_TABLES:
+            if f"ionsim/{table}" in self.file:
+                trim(self.file[f"ionsim/{table}"], step)
 
 
 def save_checkpoint(run_dir: Path, state: dict) -> None:
@@ -391,6 +416,14 @@ class Series:
     unit: str
 
 
+def _read_table(f, table: str) -> dict[str, np.ndarray]:
+    path = f"ionsim/{table}"
+    if path in f:
+        return {k: f[path][k][:] for k in EVENT_TABLES[table]}
+    return {k: np.zeros(0, dtype=np.float64 if k in _FLOAT_FIELDS else np.int64)
+            for k in EVENT_TABLES[table]}
+
+
 class RunData:
     """Read access to a finished (or interrupted) run directory.
 
@@ -419,6 +452,8 @@ class RunData:
             self.frame_times = ions["position/time"][:]
             self.observable_names = sorted(f["observables"].keys())
             self.crossings = {k: f["ionsim/crossings"][k][:] for k in CROSSING_FIELDS}
+            # the agents' tables (empty where the run has none)
+            self.events = {table: _read_table(f, table) for table in EVENT_TABLES}
         self.species_names = [s.name for s in self.scenario.species]
         self.compartment_names = [c.name for c in self.scenario.compartments]
         # summary.json is derived data: a damaged one leaves the run readable

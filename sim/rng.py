@@ -25,6 +25,8 @@ _TWO_M53 = 1.0 / 9007199254740992.0  # 2^-53
 # Stream identifiers mixed into the key so that streams never share counters.
 STREAM_NOISE = 1
 STREAM_PLACEMENT = 2
+STREAM_GATING = 3  # the gates of gated channels (sim.gating): counter (channel, step)
+STREAM_PUMPS = 4  # the pumps (sim.pumps): counter (pump, step)
 
 
 @njit(cache=True)
@@ -100,3 +102,19 @@ def uniform1(key0, key1, step, particle):
     a0, a1, _, _ = philox4x32(np.uint64(particle), s & _MASK32, s >> _SHIFT32, np.uint64(2),
                               key0, key1)
     return _uniform53(a0, a1)
+
+
+@njit(cache=True)
+def fill_agent_uniforms(key0, key1, step, out):
+    """out[a, j] = uniform in (0, 1) number j of agent a at `step` (two per Philox block,
+    from blocks 16, 17, ..., which no other function here uses): each agent's numbers
+    depend only on (key, step, agent), not on how many agents there are."""
+    s = np.uint64(step)
+    s_lo, s_hi = s & _MASK32, s >> _SHIFT32
+    for a in range(out.shape[0]):
+        for j in range(0, out.shape[1], 2):
+            c0, c1, c2, c3 = philox4x32(np.uint64(a), s_lo, s_hi, np.uint64(16 + j // 2),
+                                        key0, key1)
+            out[a, j] = _uniform53(c0, c1)
+            if j + 1 < out.shape[1]:
+                out[a, j + 1] = _uniform53(c2, c3)

@@ -99,7 +99,10 @@ def _run_claimed(scenario, run_dir, quiet, resume, extra_forces, log,
     observables.restore(state)
     checkpoint = CheckpointWriter(sim, writer, run_dir, run_id)
     balancer = ThreadBalancer(interval=10)
-    operations = [EventWriter(writer), observables, FrameWriter(sim, writer), balancer,
+    agents = agent_operations(sim)
+    for op in agents:
+        op.restore(state)
+    operations = [*agents, EventWriter(writer), observables, FrameWriter(sim, writer), balancer,
                   *extra_operations, checkpoint]
     if show_progress(quiet):
         operations.append(ProgressWriter(sim, scenario.run.steps))
@@ -134,6 +137,20 @@ def _run_claimed(scenario, run_dir, quiet, resume, extra_forces, log,
         "threads": balancer.summary(),
     }
     return RunResult(run_dir, sim, wall, summary)
+
+
+def agent_operations(sim) -> list:
+    """The updaters of the scenario's agents (sim.loop): the gates of gated channels
+    (sim.gating) and the pumps (sim.pumps), where it has them."""
+    sc = sim.scenario
+    out = []
+    if any(ch.gating is not None for m in sc.membranes for ch in m.channels):
+        from .gating import Gates
+        out.append(Gates(sim))
+    if any(m.pumps for m in sc.membranes):
+        from .pumps import Pumps
+        out.append(Pumps(sim))
+    return out
 
 
 def _stopped_message(err, run_dir, last_step, scenario) -> str:

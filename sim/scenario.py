@@ -44,6 +44,8 @@ from . import schema
 from .schema import (CHOICE, INTEGER, LIST, MAPPING, NUMBER, QUANTITY, SECTION, START, STEPS,
                      TEXT, Computed, Field, Limit, Reader, Rule, Section, attributes, build,
                      write)
+from .layout import grid_positions
+from .agents_input import GATING_FIELD, PUMPS_FIELD, Gating, Pump, check_agents, pumps_clear
 from .units import display_quantity, parse_quantity
 from .yaml_input import brief, join as _join, load_yaml, text as _text
 
@@ -105,13 +107,14 @@ class Channel:
     ``permeant`` lists the species admitted; an ion also needs radius < pore radius.
     ``barriers`` maps a permeant species to its energy inside the pore (kJ/mol): a barrier
     (> 0, partial selectivity) or a binding well (< 0, as a K+ selectivity filter binds K+);
-    absent means 0.
+    absent means 0. ``gating``: the channel's gate (sim.gating); None: always open.
     """
     x: float
     y: float
     radius: float
     permeant: tuple[str, ...]
     barriers: tuple[tuple[str, float], ...] = ()
+    gating: Gating | None = None
 
 
 # A membrane's two faces, by the side of the slab they are on: the lower-z face (index 0)
@@ -132,13 +135,15 @@ class Membrane:
     lower-z face (touching compartment k for membrane k) and on the upper-z face (touching
     compartment k + 1, periodically); read them through :meth:`Scenario.face_surface_charges`.
     counterion: the species added to balance a charged face that touches a compartment of
-    `concentration_basis: mean` (None where no face needs one)."""
+    `concentration_basis: mean` (None where no face needs one). pumps: its ion pumps
+    (sim.pumps)."""
     thickness: float
     permittivity: float
     channels: tuple[Channel, ...]
     surface_charge_lower: float = 0.0
     surface_charge_upper: float = 0.0
     counterion: str | None = None
+    pumps: tuple[Pump, ...] = ()
 
     @property
     def charged(self) -> bool:
@@ -190,7 +195,8 @@ class Electrostatics:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """dt ps; steps; intervals in steps; integrator name; equilibration ps (None = auto)."""
+    """dt ps; steps; intervals in steps; integrator name; equilibration ps (None = auto);
+    agent_interval: steps between the actions of pumps and gates."""
     dt: float
     steps: int
     seed: int
@@ -199,6 +205,7 @@ class RunSettings:
     checkpoint_interval: int
     integrator: str = "leimkuhler-matthews"
     equilibration: float | None = None
+    agent_interval: int = 10
 
 
 @dataclass(frozen=True)
@@ -596,16 +603,6 @@ def _size_limit(maximum: float, what: str) -> Limit:
                  f"memory and time a run takes grow with the box)", hi=maximum)
 
 
-def grid_positions(count: int, box_xy) -> list[tuple[float, float]]:
-    """Lay ``count`` channels on an nx x ny grid (nx*ny == count) with the aspect ratio
-    closest to the box's, each at the centre of its cell (nm)."""
-    lx, ly = box_xy
-    best = min(((nx, count // nx) for nx in range(1, count + 1) if count % nx == 0),
-               key=lambda g: abs(math.log((lx / g[0]) / (ly / g[1]))))
-    nx, ny = best
-    return [((ix + 0.5) * lx / nx, (iy + 0.5) * ly / ny) for iy in range(ny) for ix in range(nx)]
-
-
 def _check_channel_overlap(r: Reader, channels, key, box_xy):
     """Refuse two pores of one membrane that overlap (periodic minimum image in x, y).
 
@@ -924,7 +921,8 @@ def _build_channels(values: dict, ctx: dict) -> list[Channel]:
     positions = [values["position"]] if values["position"] is not None else \
         grid_positions(values["count"], ctx["box"]["lateral"])
     radius, permeant, barriers = values["radius"], values["permeant"], list(values["barriers"])
-    return [Channel(x, y, radius, tuple(permeant), tuple(barriers)) for x, y in positions]
+    return [Channel(x, y, radius, tuple(permeant), tuple(barriers), values["gating"])
+            for x, y in positions]
 
 
 def _build_scenario(values: dict, ctx: dict) -> Scenario:
@@ -980,9 +978,10 @@ CHANNEL = Section(
                              f"{{text}} is beyond +-{MAX_BARRIER_KT:g} kT (a barrier that "
                              f"high is never crossed, a well that deep never left)",
                              hi=MAX_BARRIER_KT, magnitude=True, per_kT=True))),
+        GATING_FIELD,
     ), record=Channel, build=_build_channels,
     # where the pore is, last: a bad radius or species is reported before a bad position
-    read_order=("radius", "permeant", "barriers", "position", "count"),
+    read_order=("radius", "permeant", "barriers", "gating", "position", "count"),
     rules=(
         Rule("", "exactly one of `position` and `count`", _one_placement, after=START),
         Rule("radius", "the pore's diameter is smaller than the smaller box edge",
@@ -1019,6 +1018,7 @@ MEMBRANE = Section(
         Field("channels", LIST, "The membrane's pores.", default=[], null_ok=True,
               read=_read_channels, item=Field("channel", SECTION, "", section=CHANNEL),
               bounds_doc=f"at most {MAX_CHANNELS_PER_MEMBRANE} pores"),
+        PUMPS_FIELD,
     ), record=Membrane, rules=(
         Rule("counterion", "`counterion` is given if and only if a charged face touches a "
              "compartment of `concentration_basis: mean`", _counterion_given,
@@ -1030,6 +1030,7 @@ MEMBRANE = Section(
         Rule("channels", "no two pores of a membrane overlap (periodically in x and y)",
              _channels_apart),
         Rule("channels", f"at most {MAX_CHANNELS} pores in all membranes", _channels_in_all),
+        Rule("pumps", "no pump's footprint overlaps a pore or another pump", pumps_clear),
     ))
 
 COMPARTMENT = Section(
@@ -1113,6 +1114,9 @@ RUN = Section(
         Field("equilibration", QUANTITY, "Simulated time left out of the averages; `auto` "
               "finds where the plateau starts.", dimension="time", minimum=0.0, strict=False,
               default="auto", none_text="auto"),
+        Field("agent_interval", STEPS, "Pumps and gated channels act every this many steps "
+              "(their rates times this interval should stay well below 1).", per="dt",
+              default=10, limit=_STEPS_LIMIT),
     ), record=RunSettings, rules=(
         Rule("", "exactly one of `steps` and `duration`", _steps_or_duration, after="dt"),
         Rule("duration", f"duration / dt is at most {MAX_STEPS:.0e} steps", _duration_in_steps,
@@ -1209,6 +1213,8 @@ SCENARIO = Section(
              "needs ions", _needs_ions),
         Rule("compartments[].concentrations", "each compartment is electroneutral: the sum of "
              "valence x concentration is 0 (within 1e-6 mM)", _electroneutral),
+        Rule("membranes[].pumps", "pumps and gated channels need exactly two compartments, "
+             "and each pump's capture region fits both", check_agents, after="membranes"),
         Rule("compartments[].concentration_basis", "`bulk` with charged faces: the "
              "compartment's ions are monovalent, cations and anions both present",
              _bulk_basis_monovalent),

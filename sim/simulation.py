@@ -26,6 +26,11 @@ from .rng import STREAM_NOISE, fill_gaussians, stream_key
 from .scenario import Scenario
 from .system import Ions, check_counts, ion_counts, mobility_arrays, place_ions
 
+#: The kinds of event the agents between steps record (sim.io writes each as a table):
+#: "gate" (step, time ps, channel, from state, to state, cause), "pump" (step, time ps,
+#: pump, transition, atp, dG kJ/mol, V mV), "pump_transfer" (step, time ps, ion, species,
+#: pump, from, to).
+AGENT_EVENTS = ("gate", "pump", "pump_transfer")
 # A deterministic displacement above this in one step means a force blew up (nm).
 MAX_DRIFT_PER_STEP = 0.5
 # Rounds of undoing moves into overlaps in one step (each round can uncover another).
@@ -152,6 +157,10 @@ class Simulation:
         self.windows = bulk_windows(scenario)
         self.crossings: list[tuple] = []
         self._step_events: list[tuple] = []  # crossings of the last step
+        # the agents' events (sim.gating, sim.pumps) by kind: all of them, and this step's
+        self.events: dict[str, list[tuple]] = {kind: [] for kind in AGENT_EVENTS}
+        self._agent_events: dict[str, list[tuple]] = {kind: [] for kind in AGENT_EVENTS}
+        self._expected_counts = self._counts_now()
         self.event_from = -np.ones(ions.n, dtype=np.int64)
         self.status = np.zeros(ions.n, dtype=np.int64)
         n = ions.n
@@ -202,7 +211,7 @@ class Simulation:
         # No copies: each force evaluation makes a new energies dict and each step a new
         # events list, so the snapshot's stay as they were for the writers of this step.
         return Snapshot(self.step, self.time, ions.pos, ions.species, ions.comp,
-                        self.energies, {"crossing": self._step_events},
+                        self.energies, {"crossing": self._step_events, **self._agent_events},
                         self.force_field.potential, self.windows)
 
     # -- checkpoints -------------------------------------------------------------------
@@ -213,6 +222,38 @@ class Simulation:
         self.state.restore(state)
         self._has_prev = False
         self._step_events = []
+        self._expected_counts = self._counts_now()
+
+    # -- the agents' side (sim.gating, sim.pumps) ---------------------------------------
+    def record_event(self, kind: str, row: tuple) -> None:
+        """An agent's event of this step (one of AGENT_EVENTS)."""
+        self.events[kind].append(row)
+        self._agent_events[kind].append(row)
+
+    def record_transfer(self, i: int, pump: int, to: int) -> None:
+        """Pump `pump` carried ion i (already moved) into compartment `to`."""
+        ions = self.ions
+        frm = int(ions.comp[i])
+        ions.comp[i] = to
+        self._expected_counts[frm, ions.species[i]] -= 1
+        self._expected_counts[to, ions.species[i]] += 1
+        self.record_event("pump_transfer", (self.step, self.time, int(i),
+                                            int(ions.species[i]), pump, frm, int(to)))
+
+    def membrane_voltage(self) -> float:
+        """phi(compartment 0) - phi(compartment 1) now, kJ/(mol e), from the same bulk
+        windows as the V_m observable; 0 without a potential (no electrostatics)."""
+        if self.force_field.potential is None:
+            return 0.0
+        phi = self.force_field.potential(self.ions.pos, self.windows)
+        return float(phi[0] - phi[1])
+
+    def _counts_now(self) -> np.ndarray:
+        """(K, S) ions of each species in each compartment."""
+        k, s = len(self.scenario.compartments), len(self.scenario.species)
+        out = np.zeros((k, s), dtype=np.int64)
+        np.add.at(out, (self.ions.comp, self.ions.species), 1)
+        return out
 
     # -- dynamics ----------------------------------------------------------------------
     def compute_forces(self, undo_overlaps: bool = True) -> dict:
@@ -255,6 +296,11 @@ class Simulation:
         np.copyto(self._prev_comp, ions.comp)
         np.copyto(self._prev_last_channel, ions.last_channel)
         self._has_prev = True
+        for c in self._step_events:  # the last step's crossings are final now
+            self._expected_counts[c[5], c[3]] -= 1
+            self._expected_counts[c[6], c[3]] += 1
+        for rows in self._agent_events.values():
+            rows.clear()
         n_events, n_errors, n_rejected = bd_step(
             self._ion_arrays, self.forces, self._mobility, self._noise, self._geometry_arrays,
             self.step, MAX_DRIFT_PER_STEP, self.event_from, self.status)
@@ -287,7 +333,8 @@ class Simulation:
         raise SimulationError(self.step - 1, i, cause)
 
     def check_invariants(self):
-        """Ion numbers per species are conserved and every ion is in an allowed place."""
+        """Ion numbers per species are conserved, the ions in each compartment changed only
+        by crossings and pump transfers, and every ion is in an allowed place."""
         pos = self.ions.pos
         if not np.all(np.isfinite(pos)):
             i = int(np.nonzero(~np.isfinite(pos).all(axis=1))[0][0])
@@ -296,6 +343,17 @@ class Simulation:
         if not np.array_equal(totals, self.initial_totals):
             raise SimulationError(self.step, -1, f"ion numbers changed: {totals} != "
                                                  f"{self.initial_totals}")
+        expected = self._expected_counts.copy()
+        for c in self._step_events:  # this step's crossings (final once the forces are)
+            expected[c[5], c[3]] -= 1
+            expected[c[6], c[3]] += 1
+        now = self._counts_now()
+        if not np.array_equal(now, expected):
+            k, s = np.argwhere(now != expected)[0]
+            raise SimulationError(self.step, -1, (
+                f"{self.scenario.species[s].name} ions in compartment "
+                f"{self.scenario.compartments[k].name!r}: {now[k, s]}, but the crossings and "
+                f"pump cycles since the start account for {expected[k, s]}"))
         ok = self.geometry.allowed(pos, self.ions.species)
         if not ok.all():
             i = int(np.nonzero(~ok)[0][0])

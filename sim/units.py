@@ -79,6 +79,10 @@ UNITS: dict[str, dict[str, float]] = {
     "energy": {"kJ/mol": 1.0, "kcal/mol": 4.184, "J/mol": 1e-3},
     "voltage": {"mV": 1.0 / MV_PER_KJ_MOL_E, "V": 1e3 / MV_PER_KJ_MOL_E,
                 "kJ/mol/e": 1.0},
+    # rates of agents (pump turnover, gating transitions), internal 1/ps
+    "rate": {"/ps": 1.0, "1/ps": 1.0, "ps^-1": 1.0, "/ns": 1e-3, "1/ns": 1e-3, "ns^-1": 1e-3,
+             "/us": 1e-6, "1/us": 1e-6, "/ms": 1e-9, "1/ms": 1e-9, "/s": 1e-12,
+             "1/s": 1e-12, "s^-1": 1e-12, "Hz": 1e-12},
     "surface_charge": {"e/nm^2": 1.0, "C/m^2": 1e-18 / ELEMENTARY_CHARGE,
                        "uC/cm^2": 1e-2 * 1e-18 / ELEMENTARY_CHARGE},
 }
@@ -86,7 +90,8 @@ UNITS: dict[str, dict[str, float]] = {
 # The unit each dimension is reported in when a resolved scenario is written back.
 CANONICAL_UNIT = {"length": "nm", "area": "nm^2", "time": "ps", "temperature": "K",
                   "concentration": "mM", "diffusion": "m^2/s", "energy": "kJ/mol",
-                  "voltage": "mV", "surface_charge": "e/nm^2"}
+                  "voltage": "mV", "surface_charge": "e/nm^2",
+                  "rate": "1/ns"}
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s].*?)?\s*$")

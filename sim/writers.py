@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import units
-from .io import CROSSING_FIELDS, H5MDWriter, save_checkpoint
+from .io import EVENT_KIND_TABLE, EVENT_TABLES, H5MDWriter, save_checkpoint
 from .loop import Checkpointer, Trigger, Writer, every
 from .observe import (FaceBins, accumulate_face_profiles, accumulate_profile,
                       count_by_compartment, count_in_windows, face_fields)
@@ -198,19 +198,22 @@ class FrameWriter(Writer):
 
 
 class EventWriter(Writer):
-    """The events of every step (today: crossings) into the H5MD file's /ionsim group."""
+    """The events of every step (crossings, and the agents': gate changes, pump cycles and
+    the ions they carried) into the H5MD file's /ionsim tables (sim.io.EVENT_TABLES)."""
     trigger = Trigger(every=1)
 
     def __init__(self, writer: H5MDWriter):
         self.writer = writer
 
     def write(self, snap):
-        rows = snap.events.get("crossing")
-        if rows:
-            table = np.array(rows, dtype=np.float64)
-            self.writer.append_crossings({
-                name: table[:, j].astype(np.float64 if name == "time" else np.int64)
-                for j, name in enumerate(CROSSING_FIELDS)})
+        for kind, rows in snap.events.items():
+            if rows:
+                name = EVENT_KIND_TABLE[kind]
+                table = np.array(rows, dtype=np.float64)
+                self.writer.append_events(name, {
+                    field: table[:, j] if field in ("time", "dG", "V")
+                    else table[:, j].astype(np.int64)
+                    for j, field in enumerate(EVENT_TABLES[name])})
 
 
 class ProgressWriter(Writer):

@@ -49,6 +49,8 @@ LAYERS = (
     )),
     ("configuration", (
         "sim.schema",               # the schema language of scenario files
+        "sim.layout",               # channels and pumps laid on a grid
+        "sim.agents_input",         # the keys of gated channels and pumps
         "sim.scenario",             # the scenario: keys, defaults, rules
         "sim.library",              # shipped scenarios found by name
         "scenarios",                # the shipped scenario files (package data)
@@ -61,6 +63,8 @@ LAYERS = (
         "sim.observe", "sim.forces", "sim.forces.*",
         # the force field, the state and the step loop
         "sim.electrostatics", "sim.simulation", "sim.loop", "sim.threads", "sim.limits",
+        # the agents between steps
+        "sim.gating", "sim.pumps",
         # the run directory: writers, files, running a scenario into it
         "sim.writers", "sim.topology", "sim.rundir", "sim.io", "sim.run",
     )),

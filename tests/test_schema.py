@@ -46,7 +46,18 @@ FULL = {
     "membranes": [
         {"thickness": "4 nm", "permittivity": 2, "surface_charge": "0 e/nm^2",
          "channels": [{"count": 4, "radius": "0.6 nm", "permeant": ["K+"],
-                       "barriers": {"K+": "1 kT"}}]},
+                       "barriers": {"K+": "1 kT"},
+                       "gating": {"states": ["shut", "open"], "conducting": ["open"],
+                                  "initial": "shut",
+                                  "rates": {"shut->open": "1 /ns", "open->shut": "2 /ns"},
+                                  "gating_charge": {"open": 2}, "v_half": "-30 mV",
+                                  "protocol": [{"at": "1 ps", "state": "open"}]}}],
+         "pumps": [{"count": 1, "inside": "in", "carries_out": {"K+": 1},
+                    "carries_in": {"Cl-": 1}, "acceleration": 1e6, "turnover": "50 /s",
+                    "half_saturation": {"K+": "10 mM", "Cl-": "20 mM"},
+                    "hill": {"K+": 1.5, "Cl-": 1}, "atp_free_energy": "-50 kJ/mol",
+                    "charge_fraction": 0.3, "radius": "0.8 nm", "capture_radius": "1.5 nm",
+                    "capture_depth": "1 nm"}]},
         {"thickness": "4 nm", "channels": []}],
     "electrostatics": {"method": "ewald", "force_error": 1e-3, "alpha": "1.1 nm^-1",
                        "cutoff": "2 nm", "mesh": 16, "order": 6},
@@ -54,7 +65,7 @@ FULL = {
     "observables": {"profile_bin_width": "0.25 nm"},
     "run": {"dt": "0.05 ps", "steps": 1000, "seed": 1, "sample_interval": 10,
             "frame_interval": 100, "checkpoint_interval": 1000,
-            "integrator": "euler-maruyama", "equilibration": "auto"},
+            "integrator": "euler-maruyama", "equilibration": "auto", "agent_interval": 10},
 }
 
 
@@ -111,6 +122,7 @@ def test_dataclass_defaults_are_the_schema_defaults():
     tree["run"] = {"dt": "0.05 ps", "steps": 10, "seed": 1}
     for m in tree["membranes"]:
         m.pop("surface_charge", None)
+        m.pop("pumps", None)
         m["channels"] = []
     sc = parse_scenario(tree, "d.yaml")
     assert sc.electrostatics == Electrostatics()
