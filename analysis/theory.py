@@ -479,3 +479,28 @@ def gouy_chapman(sigma_e_per_nm2: float, c0_mM: float, temperature_K: float,
     return GouyChapman(sigma_e_per_nm2, c0_mM, temperature_K, eps_r,
                        debye_length_nm(c0_mM, temperature_K, eps_r),
                        u0 * thermal_voltage_mV(temperature_K), sigma_star)
+
+
+def mullins_noda_mV(p_k: float, p_na: float, c_in: Mapping[str, float],
+                    c_out: Mapping[str, float], temperature_K: float,
+                    ratio: float = 1.5) -> float:
+    """The pump-leak steady-state potential V_in - V_out in mV (Mullins and Noda, J. Gen.
+    Physiol. 47 (1963) 117):
+
+        V = (k_B T / e) ln( (r P_K [K]o + P_Na [Na]o) / (r P_K [K]i + P_Na [Na]i) )
+
+    where a pump moving 3 Na+ out for 2 K+ in (r = 3/2) balances the GHK leaks of K+ and
+    Na+ (the other ions at equilibrium or impermeant). r = 1 gives the GHK voltage of the
+    two ions; the electrogenic pump (r > 1) makes V more negative.
+
+    Args:
+        p_k, p_na: permeabilities (any one unit; only their ratio matters), >= 0.
+        c_in, c_out: "K+" and "Na+" -> concentration, mM.
+        temperature_K: K. ratio: the pump's Na+ : K+ stoichiometry, 3/2.
+    """
+    _check_temperature(temperature_K)
+    num = ratio * p_k * c_out["K+"] + p_na * c_out["Na+"]
+    den = ratio * p_k * c_in["K+"] + p_na * c_in["Na+"]
+    if not (num > 0 and den > 0):
+        raise ValueError("the pump-leak potential needs K+ or Na+ permeant on both sides")
+    return thermal_voltage_mV(temperature_K) * math.log(num / den)

@@ -147,19 +147,21 @@ class Gates(Updater):
         return False  # the forces do not depend on the gates, only where ions may go
 
     def _chain_step(self, step: int):
+        """One step of every channel's chain over Delta t (vectorised per gating entry)."""
         specs = self.gated.specs
         v = self.sim.membrane_voltage() if any(self.voltage) else 0.0
-        P = [self._fixed[k] if self._fixed[k] is not None else
-             expm(rate_matrix(s, v, self.kT) * self.dt_agent) for k, s in enumerate(specs)]
         fill_agent_uniforms(self.key[0], self.key[1], step, self.uniforms)
-        for g in range(len(self.gated)):
-            k = self.gated.spec_of[g]
-            if not specs[k].rates:
+        for k, spec in enumerate(specs):
+            if not spec.rates:
                 continue
-            row = P[k][self.current[g]]
-            new = int(np.searchsorted(np.cumsum(row), self.uniforms[g, 0] * row.sum(),
-                                      side="right"))
-            self._set(g, min(new, len(row) - 1), CAUSE_CHAIN, step)
+            P = self._fixed[k] if self._fixed[k] is not None else \
+                expm(rate_matrix(spec, v, self.kT) * self.dt_agent)
+            members = np.nonzero(self.gated.spec_of == k)[0]
+            cumulative = np.cumsum(P, axis=1)[self.current[members]]
+            draw = self.uniforms[members, 0] * cumulative[:, -1]
+            new = np.minimum((draw[:, None] >= cumulative).sum(axis=1), P.shape[0] - 1)
+            for g in members[new != self.current[members]]:
+                self._set(int(g), int(new[np.searchsorted(members, g)]), CAUSE_CHAIN, step)
 
     def state(self) -> dict:
         return {"gate_state": self.current.copy(),

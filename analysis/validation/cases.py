@@ -76,6 +76,15 @@ CASES: list[Case] = [
          cost=1.5),
     Case("surface_charge", "Charged faces: Gouy-Chapman double layers, V_m still Nernst?",
          "surface_charge.yaml", cost=0.5),
+    Case("pump_leak", "Pumps against leaks: is V_m the Mullins-Noda potential?",
+         "pump_leak.yaml", quick_ns=None, cost=1.5,
+         full_only="the pumps build the gradients over the first nanoseconds; the steady "
+                   "state and its Na+ crossings need the full run"),
+    Case("sodium_channels_open", "Na+ channels open and close: V_m to GHK and back to E_K?",
+         "sodium_channels_open.yaml", quick_ns=None, cost=1.0,
+         full_only="its protocol opens the channels at 4 ns and closes them at 10 ns"),
+    Case("pump_stall", "Does the pump stall where its work equals what ATP gives?",
+         "pump_stall.yaml", cost=1.0),
 ]
 
 

@@ -407,3 +407,8 @@ CHECKS = {
     "selectivity": check_selectivity,
     "surface_charge": check_surface_charge,
 }
+
+# the scenarios with pumps and gated channels (analysis.validation.agent_checks)
+from analysis.validation.agent_checks import AGENT_CHECKS  # noqa: E402 (after CHECKS)
+
+CHECKS.update(AGENT_CHECKS)
