@@ -28,6 +28,27 @@ def _with(path, value):
     return t
 
 
+def _pumped(**pump):
+    """The base tree with K+ and A- only, and a pump on membrane 0 (keys changed; None
+    deletes one)."""
+    t = tree()
+    entry = {"count": 4, "carries_out": {"K+": 1}, "carries_in": {"K+": 1},
+             "half_saturation": {"K+": "10 mM"}, "acceleration": 1e6}
+    entry.update(pump)
+    entry = {k: v for k, v in entry.items() if v is not None}
+    t["membranes"] = _membranes()
+    t["membranes"][0] = dict(t["membranes"][0], pumps=[entry])
+    return t
+
+
+def _gated(**gating):
+    entry = {"states": ["closed", "open"],
+             "rates": {"closed->open": "1 /ns", "open->closed": "1 /ns"}}
+    entry.update(gating)
+    return _with("membranes", _membranes(gating={k: v for k, v in entry.items()
+                                                 if v is not None}))
+
+
 CASES = {
     # name: (YAML text or tree, text that must appear in the message)
     "not a mapping": ("- just\n- a list\n", "must be a YAML mapping"),
@@ -121,6 +142,31 @@ CASES = {
         "compartments[0].depth: 1 nm is too shallow for concentration_basis: bulk"),
     "infinite length": (_with("compartments.0.depth", "1e999 nm"),
                         "compartments[0].depth: '1e999 nm' is not a finite length"),
+    # pumps and gated channels (docs/agents.md)
+    "pump carries a missing species": (_pumped(carries_out={"Na+": 3}),
+                                       "membranes[0].pumps[0].carries_out.Na+: species 'Na+' "
+                                       "is not in this scenario"),
+    "pump without acceleration": (_pumped(acceleration=None),
+                                  "membranes[0].pumps[0].acceleration: is required"),
+    "pump rate negative": (_pumped(turnover="-5 /s"),
+                           "membranes[0].pumps[0].turnover: must be > 0 1/ns"),
+    "pump outside the membrane": (_pumped(count=None, position=["9 nm", "1 nm"]),
+                                  "membranes[0].pumps[0].position[0]: '9 nm' is outside the "
+                                  "membrane"),
+    "pump on a pore": (_pumped(count=None, position=["2 nm", "2.5 nm"]),
+                       "membranes[0].pumps: pump 0 at (2, 2.5) nm overlaps channel 0"),
+    "gating rate negative": (_gated(rates={"closed->open": "-1 /ns",
+                                           "open->closed": "1 /ns"}),
+                             "membranes[0].channels[0].gating.rates.closed->open: must be > 0"),
+    "gating without rates": (_gated(rates=None),
+                             "membranes[0].channels[0].gating.rates: is required"),
+    "gating one way": (_gated(rates={"closed->open": "1 /ns"}),
+                       "'closed->open' has no reverse 'open->closed'"),
+    "unknown gating state": (_gated(initial="ajar"),
+                             "membranes[0].channels[0].gating.initial: unknown gating state "
+                             "'ajar'"),
+    "unknown state in protocol": (_gated(protocol=[{"at": "1 ns", "state": "half"}]),
+                                  "gating.protocol[0].state: unknown gating state 'half'"),
 }
 
 
