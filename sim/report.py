@@ -63,12 +63,13 @@ def describe_scenario(sc: Scenario) -> str:
                          f"{sigma:+.4g} e/nm^2 ({sigma * sc.area:+.4g} e), {balance}")
         kinds = {}
         for ch in mem.channels:
-            kinds.setdefault((ch.radius, ch.permeant, ch.barriers), 0)
-            kinds[(ch.radius, ch.permeant, ch.barriers)] += 1
-        for (radius, permeant, barriers), n in kinds.items():
+            kinds.setdefault((ch.radius, ch.permeant, ch.barriers, ch.gating), 0)
+            kinds[(ch.radius, ch.permeant, ch.barriers, ch.gating)] += 1
+        for (radius, permeant, barriers, gating), n in kinds.items():
             extra = f", barriers {dict(barriers)} kJ/mol" if barriers else ""
             lines.append(f"      {n} x radius {radius:g} nm admitting {', '.join(permeant)}"
-                         f"{extra}")
+                         f"{extra}" + (f", {_gating_text(gating)}" if gating else ""))
+        lines.extend(_pump_lines(mem))
     run = sc.run
     n = int(counts.sum())
     lines += [
@@ -84,6 +85,37 @@ def describe_scenario(sc: Scenario) -> str:
         f"{_disk_mb(sc, n):.1f} MB on disk",
     ]
     return "\n".join(lines)
+
+
+def _gating_text(g) -> str:
+    """A gate in a few words: its states, rates, voltage dependence and protocol."""
+    rates = ", ".join(f"{name} {k * 1e3:g}/ns" for name, k in g.rates)
+    text = f"gated ({' / '.join(g.states)}, open: {', '.join(g.conducting)}, starts " \
+           f"{g.initial}" + (f"; {rates}" if rates else "")
+    if g.gating_charge:
+        text += (f"; gating charge {dict(g.gating_charge)} e, V_half "
+                 f"{g.v_half * units.MV_PER_KJ_MOL_E:g} mV")
+    if g.protocol:
+        text += "; protocol " + ", ".join(f"{p.state} at {p.at / units.PS_PER_NS:g} ns"
+                                          for p in g.protocol)
+    return text + ")"
+
+
+def _pump_lines(mem) -> list[str]:
+    """What `ionsim check` says of a membrane's pumps (the acceleration always)."""
+    kinds: dict = {}
+    for p in mem.pumps:
+        key = (p.carries_out, p.carries_in, p.acceleration, p.turnover, p.atp_free_energy,
+               p.inside)
+        kinds[key] = kinds.get(key, 0) + 1
+    out = []
+    for (c_out, c_in, acc, turnover, atp, inside), n in kinds.items():
+        carried = " + ".join(f"{k} {s}" for s, k in c_out) + " out, " + \
+            " + ".join(f"{k} {s}" for s, k in c_in) + " in"
+        out.append(f"      {n} pump(s): {carried} per cycle (inside {inside!r}), turnover "
+                   f"{turnover * 1e12:g}/s accelerated {acc:g} x (= {turnover * acc * 1e3:.3g}"
+                   f"/ns simulated), dG_ATP {atp:g} kJ/mol")
+    return out
 
 
 def _basis_line(sc: Scenario, geo: Geometry, k: int) -> str:
