@@ -12,6 +12,12 @@
   it went; the ring fades over the next ``~0.6 s`` of movie so the eye catches it.
   ``--view top`` shows instead the plane of membrane 0 from above: the channel mouths and the
   ions within ``TOP_NEAR_NM`` of its faces; ``--view both`` shows the two side by side.
+  Agents (sim.gating, sim.pumps), in both views: a gated channel's pore is drawn grey and
+  hatched while its gate is in a non-conducting state (from its initial state and the gate
+  events at steps <= the frame's); a pump is a blue footprint in its membrane with a diamond
+  at its centre that flashes (yellow, larger) in a frame whose step window holds one of its
+  half-cycles, and the ions pumps carried in that window get a blue ring. The title then
+  names the pumps' acceleration factor. A run without agents looks as it did before them.
 - right, on one simulated-time axis (ns) that grows with the movie: the membrane potential
   V_m(t) = phi(compartment 0) - phi(compartment 1) in mV (instantaneous samples, thin, and
   their running mean, bold) with the Nernst potential of each permeant species as a labelled
@@ -29,7 +35,9 @@ in seconds, not minutes, and no frame is kept after it is encoded.
 Frames come from the H5MD file (positions every ``run.frame_interval``); the time series
 from the observables (every ``run.sample_interval``); crossing events from
 ``/ionsim/crossings``: a frame at step F shows the crossings with F_prev < step <= F, F_prev
-the previous frame shown.
+the previous frame shown (for the run's first frame, every step up to it); pump and gate
+events from ``/ionsim/pump_events``, ``pump_transfers`` and ``gate_events`` (sim.io) the same
+way. Agents act before a step's snapshot (sim.loop), so a frame shows their events' effects.
 
 API: :func:`animate_run` (what ``ionsim run --animate`` calls), :func:`render_movie`,
 :func:`render_pngs` (selected frames to PNG files: tests and the README still) and
@@ -76,6 +84,11 @@ PORE_COLOR = "#eef6ff"       # water in the pore
 PORE_WALL = "#6b4f1d"
 WATER_COLOR = "#ffffff"
 HIGHLIGHT_COLOR = "#ff1f5a"  # ring around an ion that just crossed
+CLOSED_COLOR = "#8c8c8c"     # a closed gate's pore (hatched)
+CLOSED_EDGE = "#3c3c3c"
+PUMP_FILL = "#b7c8ee"        # a pump's footprint in the membrane
+PUMP_COLOR = "#2b59c3"       # its marker, and the ring around an ion it carried
+PUMP_FLASH = "#ffe600"       # its marker in a frame where it made a half-cycle
 
 FIG_SIZE_IN = (12.8, 7.2)    # 1280 x 720 px at the default 100 dpi
 MIN_ION_PT = 3.0             # smallest drawn ion diameter, points
@@ -83,6 +96,7 @@ TOP_NEAR_NM = 1.0            # top view: ions within this distance of the membra
 HOLD_S = 0.6                 # how long (movie seconds) a crossing ring stays visible
 AVERAGE_FRACTION = 0.08       # V_m running-mean window, as a fraction of the time span
 N_LABELS = 8                 # crossing labels shown at once (the rest get rings only)
+PUMP_PT, PUMP_FLASH_PT = 8.0, 15.0  # pump marker size, points: resting, flashing
 
 
 def species_color(name: str, index: int) -> str:
@@ -152,6 +166,34 @@ def _running_mean(values: np.ndarray, n: int) -> np.ndarray:
     k = np.arange(1, len(values) + 1)
     lo = np.maximum(k - n, 0)
     return (c[k] - c[lo]) / (k - lo)
+
+
+def _factor_text(a: float) -> str:
+    """A rate factor for a title: 300 -> '300', 1e9 -> '1e9', 2.5e10 -> '2.5e10'."""
+    if a < 1e4:
+        return f"{a:g}"
+    m, e = f"{a:.2e}".split("e")
+    return f"{float(m):g}e{int(e)}"
+
+
+def _show_closed(coll, is_open: np.ndarray) -> None:
+    """Keep the closed channels' patches of a closed-gate overlay (is_open: (C,) bool)."""
+    keep = ~is_open[coll.channel_of]
+    coll.set_paths([p for p, k in zip(coll.all_patches, keep) if k])
+    coll.set_visible(bool(keep.any()))
+
+
+def _show_pumps(marks, pump_of: np.ndarray, active: np.ndarray) -> None:
+    """Pump markers: the active pumps' (active: (P,) bool) larger and in PUMP_FLASH."""
+    on = active[pump_of]
+    marks.set_sizes(np.where(on, PUMP_FLASH_PT, PUMP_PT) ** 2)
+    marks.set_facecolors([PUMP_FLASH if a else PUMP_COLOR for a in on])
+
+
+def _show_rings(rings, x: np.ndarray, y: np.ndarray, size: float) -> None:
+    """Rings (a scatter) at (x, y) nm, each `size` points^2."""
+    rings.set_offsets(np.column_stack([x, y]) if len(x) else np.empty((0, 2)))
+    rings.set_sizes(np.full(len(x), size))
 
 
 class RunAnimation:
@@ -238,6 +280,75 @@ class RunAnimation:
         cr = run.crossings
         order = np.argsort(cr["step"], kind="stable")
         self.cross = {k: np.asarray(v)[order] for k, v in cr.items()}
+        self._load_agents()
+
+    def _events(self, table: str) -> dict[str, np.ndarray]:
+        """The run's event table `table` (sim.io.EVENT_TABLES) sorted by step; {} if absent."""
+        ev = getattr(self.run, "events", {}).get(table) or {}
+        if "step" not in ev or len(ev["step"]) == 0:
+            return {}
+        order = np.argsort(ev["step"], kind="stable")
+        return {k: np.asarray(v)[order] for k, v in ev.items()}
+
+    def _load_agents(self):
+        """Gated channels and pumps (sim.gating, sim.pumps): records and sorted events.
+
+        channels: every channel in the geometry's order (membranes, then channels: the
+        index of gate events); gate_steps/gate_to[c]: the steps and new states of gated
+        channel c; pumps: (membrane, record) in the pump events' order."""
+        sc = self.sc
+        self.channels = [ch for m in sc.membranes for ch in m.channels]
+        self.gated = [c for c, ch in enumerate(self.channels) if ch.gating is not None]
+        gates = self._events("gate_events")
+        self.gate_steps, self.gate_to = {}, {}
+        for c in self.gated:
+            mine = gates["channel"] == c if gates else np.zeros(0, dtype=bool)
+            self.gate_steps[c] = gates["step"][mine] if gates else np.zeros(0, np.int64)
+            self.gate_to[c] = gates["to"][mine] if gates else np.zeros(0, np.int64)
+        self.pumps = [(j, p) for j, m in enumerate(sc.membranes) for p in m.pumps]
+        self.pump_ev = self._events("pump_events")
+        self.transfers = self._events("pump_transfers")
+
+    def _step_window(self, j: int) -> tuple[int, int]:
+        """(prev, hi): shown frame j covers the events with prev < step <= hi, hi its step
+        and prev the step of the frame before it (the run's frame before the first shown
+        one; for the run's first frame, every step up to it: agents act at step 0)."""
+        hi = self.frame_steps[self.frames[j]]
+        prev = (self.frame_steps[self.frames[j - 1]] if j > 0
+                else (self.frame_steps[self.frames[0] - 1] if self.frames[0] > 0 else -1))
+        return prev, hi
+
+    def channel_open(self, i: int) -> np.ndarray:
+        """(C,) bool: whether each channel (geometry order) conducts at shown frame i, from
+        its gate's initial state and the gate events at steps <= the frame's step."""
+        step = self.frame_steps[self.frames[i]]
+        is_open = np.ones(len(self.channels), dtype=bool)
+        for c in self.gated:
+            g = self.channels[c].gating
+            k = int(np.searchsorted(self.gate_steps[c], step, side="right"))
+            state = (g.states[int(self.gate_to[c][k - 1])] if k else g.initial)
+            is_open[c] = state in g.conducting
+        return is_open
+
+    def pumps_active(self, i: int) -> np.ndarray:
+        """(P,) bool: the pumps that executed a half-cycle in shown frame i's step window
+        (see _step_window)."""
+        active = np.zeros(len(self.pumps), dtype=bool)
+        if self.pump_ev:
+            prev, hi = self._step_window(i)
+            a, b = np.searchsorted(self.pump_ev["step"], [prev, hi], side="right")
+            active[self.pump_ev["pump"][a:b].astype(np.int64)] = True
+        return active
+
+    def carried(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(particles, pumps): the ions a pump carried in shown frame i's step window, and
+        which pump carried each (one entry per transfer)."""
+        if not self.transfers:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        prev, hi = self._step_window(i)
+        a, b = np.searchsorted(self.transfers["step"], [prev, hi], side="right")
+        return (self.transfers["particle"][a:b].astype(np.int64),
+                self.transfers["pump"][a:b].astype(np.int64))
 
     def _positions(self, i: int) -> np.ndarray:
         """Positions (N, 3) nm of shown frame i, read in chunks of 64 shown frames."""
@@ -261,9 +372,7 @@ class RunAnimation:
             j = i - age
             if j < 0:
                 break
-            hi = self.frame_steps[self.frames[j]]
-            prev = (self.frame_steps[self.frames[j - 1]] if j > 0
-                    else (self.frame_steps[self.frames[0] - 1] if self.frames[0] > 0 else hi))
+            prev, hi = self._step_window(j)
             a, b = np.searchsorted(steps, [prev, hi], side="right")
             rows.extend(range(a, b))
             ages.extend([age] * (b - a))
@@ -378,6 +487,8 @@ class RunAnimation:
                     ax.text(1.02, 0.5 * (top + bot), comp.name, transform=tr, rotation=90,
                             va="center", ha="left", fontsize=10, color="#333333",
                             clip_on=False)
+        self.side_closed = self._closed_overlay(ax, self._side_pore_patches())
+        self.side_pumps, self.side_pump_of = self._pump_artists(ax, self._side_pump_sites())
         n = len(self.run.species)
         self.side_ions = self._animate(ax.scatter(
             np.zeros(n), np.zeros(n), s=16, c=[self.colors[s] for s in self.run.species],
@@ -385,6 +496,7 @@ class RunAnimation:
         self.side_rings = self._animate(ax.scatter(
             [], [], s=200, facecolors="none", edgecolors=HIGHLIGHT_COLOR, linewidths=2.2,
             zorder=6))
+        self.side_carried = self._carried_rings(ax)
         self.side_labels = [self._animate(ax.text(
             0, 0, "", fontsize=9, fontweight="bold", color=HIGHLIGHT_COLOR, zorder=7,
             ha="left", va="bottom", clip_on=True,
@@ -421,11 +533,110 @@ class RunAnimation:
             ax.set_title("top view (no membrane): all ions", fontsize=10)
             self.top_band = (0.0, np.inf)
             self.top_channels = 0
+        self.top_closed = self._closed_overlay(ax, self._top_pore_patches())
+        self.top_pumps, self.top_pump_of = self._pump_artists(ax, self._top_pump_sites())
         self.top_ions = self._animate(ax.scatter([], [], s=16, edgecolors="#202020",
                                                  linewidths=0.4, zorder=5))
         self.top_rings = self._animate(ax.scatter(
             [], [], s=200, facecolors="none", edgecolors=HIGHLIGHT_COLOR, linewidths=2.2,
             zorder=6))
+        self.top_carried = self._carried_rings(ax)
+
+    # -- gates and pumps in the geometry panels ------------------------------------------------
+    def _membrane_copies(self):
+        """(membrane index, z of its lower face, thickness) nm for each drawn copy of each
+        membrane in the side view (z wrapped; every membrane is drawn at z and z - Lz)."""
+        lz = self.box[2]
+        for j, (lo, hi) in enumerate(self.sc.membrane_bounds()):
+            a = float(self._wrap_z(lo))
+            for z in (a, a - lz):
+                yield j, z, hi - lo
+
+    def _side_pore_patches(self):
+        """[(channel index, Rectangle)]: the pore of every gated channel in every side-view
+        copy (periodic images in x), for the closed-gate overlay."""
+        lx = self.box[0]
+        first = np.cumsum([0] + [len(m.channels) for m in self.sc.membranes])
+        out = []
+        for j, z, thick in self._membrane_copies():
+            for k, ch in enumerate(self.sc.membranes[j].channels):
+                if ch.gating is None:
+                    continue
+                for x in (ch.x - lx, ch.x, ch.x + lx):
+                    out.append((int(first[j] + k),
+                                Rectangle((x - ch.radius, z), 2 * ch.radius, thick)))
+        return out
+
+    def _top_pore_patches(self):
+        """[(channel index, Circle)]: the mouth of every gated channel of membrane 0 and its
+        periodic images, for the top view's closed-gate overlay."""
+        from matplotlib.patches import Circle
+        lx, ly, _ = self.box
+        chans = self.sc.membranes[0].channels if self.sc.membranes else ()
+        return [(k, Circle((ch.x + dx, ch.y + dy), ch.radius))
+                for k, ch in enumerate(chans) if ch.gating is not None
+                for dx in (-lx, 0, lx) for dy in (-ly, 0, ly)]
+
+    def _closed_overlay(self, ax, patches):
+        """An animated collection drawing the closed pores over the open ones (grey,
+        hatched), or None without gated channels. Its `channel_of` (K,) maps its patches to
+        channels; update() keeps only the closed ones' paths."""
+        if not patches:
+            return None
+        from matplotlib.collections import PatchCollection
+        coll = PatchCollection([p for _, p in patches], facecolor=CLOSED_COLOR,
+                               edgecolor=CLOSED_EDGE, linewidth=0.8, hatch="xxx", zorder=2.7)
+        coll.all_patches = [p for _, p in patches]
+        coll.channel_of = np.array([c for c, _ in patches], dtype=np.int64)
+        ax.add_collection(coll)
+        return self._animate(coll)
+
+    def _side_pump_sites(self):
+        """[(pump index, x, z, half width, thickness)] nm: every pump's footprint across its
+        membrane in each side-view copy, with its periodic images in x."""
+        lx = self.box[0]
+        first = np.cumsum([0] + [len(m.pumps) for m in self.sc.membranes])
+        return [(int(first[j] + k), x, z, p.radius, thick)
+                for j, z, thick in self._membrane_copies()
+                for k, p in enumerate(self.sc.membranes[j].pumps)
+                for x in (p.x - lx, p.x, p.x + lx)]
+
+    def _top_pump_sites(self):
+        """[(pump index, x, y, radius)] nm: membrane 0's pumps and their periodic images."""
+        lx, ly, _ = self.box
+        pumps = self.sc.membranes[0].pumps if self.sc.membranes else ()
+        return [(k, p.x + dx, p.y + dy, p.radius) for k, p in enumerate(pumps)
+                for dx in (-lx, 0, lx) for dy in (-ly, 0, ly)]
+
+    def _pump_artists(self, ax, sites):
+        """Static footprints (to scale) and an animated marker at each site's centre; returns
+        (marker scatter, (K,) pump index of each marker), or (None, None) without pumps."""
+        if not sites:
+            return None, None
+        from matplotlib.patches import Circle
+        centres = []
+        for site in sites:
+            if len(site) == 5:  # side view: the footprint spans the membrane
+                _, x, z, r, thick = site
+                ax.add_patch(Rectangle((x - r, z), 2 * r, thick, facecolor=PUMP_FILL,
+                                       edgecolor=PUMP_COLOR, lw=0.8, zorder=1.7))
+                centres.append((x, z + 0.5 * thick))
+            else:
+                _, x, y, r = site
+                ax.add_patch(Circle((x, y), r, facecolor=PUMP_FILL, edgecolor=PUMP_COLOR,
+                                    lw=0.8, zorder=1.7))
+                centres.append((x, y))
+        c = np.array(centres)
+        marks = ax.scatter(c[:, 0], c[:, 1], s=PUMP_PT ** 2, marker="D", facecolors=PUMP_COLOR,
+                           edgecolors="#101010", linewidths=0.6, zorder=4)
+        return self._animate(marks), np.array([s[0] for s in sites], dtype=np.int64)
+
+    def _carried_rings(self, ax):
+        """An animated scatter of rings around the ions a pump carried, or None."""
+        if not self.pumps:
+            return None
+        return self._animate(ax.scatter([], [], s=200, facecolors="none",
+                                        edgecolors=PUMP_COLOR, linewidths=2.0, zorder=6))
 
     def _build_vm(self, ax):
         t, v, vmean, avg_ns = self.vm
@@ -502,8 +713,25 @@ class RunAnimation:
             handles.append(Patch(facecolor=PORE_COLOR, edgecolor=PORE_WALL, label="channel pore"))
         handles.append(Line2D([], [], ls="none", marker="o", ms=11, mfc="none",
                               mec=HIGHLIGHT_COLOR, mew=2, label="just crossed"))
-        self.fig.legend(handles=handles, loc="outside lower center", ncol=len(handles),
+        handles += self._agent_handles()
+        self.fig.legend(handles=handles, loc="outside lower center",
+                        ncol=len(handles) if len(handles) <= 7 else math.ceil(len(handles) / 2),
                         fontsize=9, frameon=False, handletextpad=0.4, columnspacing=1.6)
+
+    def _agent_handles(self) -> list:
+        """Legend entries for closed gates and pumps (none in a run without them)."""
+        handles = []
+        if self.gated:
+            handles.append(Patch(facecolor=CLOSED_COLOR, edgecolor=CLOSED_EDGE, hatch="xxx",
+                                 label="closed gate"))
+        if self.pumps:
+            handles.append(Line2D([], [], ls="none", marker="D", ms=7, mfc=PUMP_COLOR,
+                                  mec="#101010", mew=0.6, label="pump"))
+            handles.append(Line2D([], [], ls="none", marker="D", ms=10, mfc=PUMP_FLASH,
+                                  mec="#101010", mew=0.6, label="pump cycling"))
+            handles.append(Line2D([], [], ls="none", marker="o", ms=11, mfc="none",
+                                  mec=PUMP_COLOR, mew=2, label="carried by a pump"))
+        return handles
 
     def _scale_ions(self):
         """Ion markers to scale: diameter in nm -> points via the side axes' data scale."""
@@ -562,6 +790,7 @@ class RunAnimation:
                     label.set_visible(True)
                 else:
                     label.set_visible(False)
+            self._update_side_agents(i, x, z)
         if self.ax_top is not None:
             lz = self.box[2]
             dz = np.mod(pos[:, 2] - self.top_band[0] + 0.5 * lz, lz) - 0.5 * lz
@@ -580,6 +809,7 @@ class RunAnimation:
                                        if mine.any() else np.empty((0, 2)))
             self.top_rings.set_edgecolors(rgba[mine])
             self.top_rings.set_sizes(np.full(int(mine.sum()), self.top_ring_size))
+            self._update_top_agents(i, x, y, near)
         vm_now = None
         if self.ax_v is not None:
             t, v, vmean, _ = self.vm
@@ -597,7 +827,39 @@ class RunAnimation:
             self.n_cursor.set_xdata([t_ns, t_ns])
         vm_text = (f"V_m = {vm_now:+.1f} mV".replace("-", "\u2212") if vm_now is not None else
                    "V_m: none (electrostatics off)" if self.vm is None else "V_m: -")
-        self.title.set_text(f"{self.sc.name}    t = {t_ns:.3f} ns    {vm_text}")
+        pumps = f"    {self.pump_text()}" if self.pumps else ""
+        self.title.set_text(f"{self.sc.name}    t = {t_ns:.3f} ns    {vm_text}{pumps}")
+
+    def pump_text(self) -> str:
+        """'pumps accelerated 1e9\u00d7' (the factor, or the range of factors, multiplying the
+        pumps' rates: their cycles run that much faster than a real pump's)."""
+        lo = min(p.acceleration for _, p in self.pumps)
+        hi = max(p.acceleration for _, p in self.pumps)
+        span = _factor_text(lo) if lo == hi else f"{_factor_text(lo)}\u2013{_factor_text(hi)}"
+        return f"pumps accelerated {span}\u00d7"
+
+    def _update_side_agents(self, i: int, x: np.ndarray, z: np.ndarray) -> None:
+        """Side view, shown frame i: closed pores, flashing pumps, rings around carried ions
+        (x, z: every ion's drawn position, nm)."""
+        if self.side_closed is not None:
+            _show_closed(self.side_closed, self.channel_open(i))
+        if self.side_pumps is not None:
+            _show_pumps(self.side_pumps, self.side_pump_of, self.pumps_active(i))
+            part, _ = self.carried(i)
+            _show_rings(self.side_carried, x[part], z[part], self.ring_size)
+
+    def _update_top_agents(self, i: int, x: np.ndarray, y: np.ndarray,
+                           near: np.ndarray) -> None:
+        """Top view, shown frame i: as the side view's, for membrane 0's channels and pumps
+        and the ions drawn near it (near: (N,) bool)."""
+        if self.top_closed is not None:
+            _show_closed(self.top_closed, self.channel_open(i))
+        if self.top_pumps is not None:
+            _show_pumps(self.top_pumps, self.top_pump_of, self.pumps_active(i))
+        if self.top_carried is not None:
+            part, pump = self.carried(i)
+            mine = (pump < len(self.sc.membranes[0].pumps)) & near[part]
+            _show_rings(self.top_carried, x[part[mine]], y[part[mine]], self.top_ring_size)
 
     def draw(self, i: int) -> np.ndarray:
         """Render shown frame i; returns an (H, W, 4) uint8 RGBA view of the canvas buffer

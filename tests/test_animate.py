@@ -11,6 +11,7 @@ from PIL import Image
 
 from analysis.animate import (MEMBRANE_COLOR, HIGHLIGHT_COLOR, RunAnimation, parse_window,
                               render_movie, render_pngs, select_frames, species_color)
+from analysis import movie
 from analysis.animation_writers import ffmpeg_exe
 from sim.cli import UserError, main
 from sim.io import RunData
@@ -141,6 +142,110 @@ def test_without_voltage_the_title_says_so(run_dir):
     anim = RunAnimation(run, np.arange(run.n_frames), dpi=DPI)
     anim.update(0)
     assert anim.ax_v is None and "electrostatics off" in anim.title.get_text()
+
+
+def test_without_agents_no_agent_artists(run_dir):
+    run = RunData(run_dir)
+    anim = RunAnimation(run, np.arange(run.n_frames), dpi=DPI, view="both")
+    anim.update(3)
+    assert anim.side_closed is None and anim.top_closed is None
+    assert anim.side_pumps is None and anim.top_pumps is None and anim.side_carried is None
+    assert "pump" not in anim.title.get_text()
+
+
+# -- agents: a gated channel opened by its protocol, a fast pump --------------------------------
+AGENT_STEPS, AGENT_FRAME, OPEN_PS = 400, 20, 5.0  # the gate opens at step 100 = frame 5
+
+
+@pytest.fixture(scope="module")
+def agents_dir(tmp_path_factory):
+    """A short run (electrostatics off, ~1 s) with a channel closed until OPEN_PS and one
+    pump accelerated 1e10 x with wide capture regions, so that it cycles within the run."""
+    conc = {"K+": "150 mM", "Na+": "150 mM", "Cl-": "300 mM"}
+    comps = [{"name": n, "depth": "3 nm", "concentrations": conc} for n in ("inside", "outside")]
+    gating = {"states": ["closed", "open"], "protocol": [{"at": f"{OPEN_PS} ps",
+                                                          "state": "open"}]}
+    membranes = [{"thickness": "3 nm",
+                  "channels": [{"position": ["2 nm", "2 nm"], "radius": "0.5 nm",
+                                "permeant": ["Na+"], "gating": gating}],
+                  "pumps": [{"position": ["5.5 nm", "5.5 nm"], "acceleration": 1e10,
+                             "capture_radius": "3 nm", "capture_depth": "2 nm"}]},
+                 {"thickness": "3 nm"}]
+    sc = scenario(box={"lateral": "8 nm"}, compartments=comps, membranes=membranes,
+                  run={"dt": "0.05 ps", "steps": AGENT_STEPS, "seed": 3,
+                       "sample_interval": AGENT_FRAME, "frame_interval": AGENT_FRAME})
+    out = tmp_path_factory.mktemp("agents") / "run"
+    run_scenario(sc, out)
+    return out
+
+
+def _axes_pixels(anim, ax, img, color):
+    """Pixels of `color` inside the axes `ax` (the legend's samples lie outside it)."""
+    box = ax.get_window_extent()
+    h = anim.size[1]
+    return _pixels_of(img[int(h - box.y1):int(h - box.y0), int(box.x0):int(box.x1)], color)
+
+
+def test_a_gated_channel_is_drawn_closed_until_its_protocol_opens_it(agents_dir):
+    run = RunData(agents_dir)
+    gates = run.events["gate_events"]
+    assert list(gates["step"]) == [round(OPEN_PS / 0.05)] and list(gates["to"]) == [1]
+    k = int(np.searchsorted(run.frame_steps, gates["step"][0]))  # the frame at that step
+    assert run.frame_steps[k] == gates["step"][0]
+    anim = RunAnimation(run, np.arange(run.n_frames), dpi=DPI, view="both")
+    for i, closed in ((0, True), (k - 1, True), (k, False), (run.n_frames - 1, False)):
+        img = anim.draw(i).copy()
+        assert list(anim.channel_open(i)) == [not closed], i
+        # one channel: 3 images in x times 2 drawn copies of its membrane; 3 x 3 from above
+        assert len(anim.side_closed.get_paths()) == (6 if closed else 0), i
+        assert len(anim.top_closed.get_paths()) == (9 if closed else 0), i
+        for ax in (anim.ax_side, anim.ax_top):
+            grey = _axes_pixels(anim, ax, img, movie.CLOSED_COLOR)
+            assert (grey > 20) if closed else (grey == 0), (i, grey)
+
+
+def _expected_flash(run):
+    """(F,) bool: frames whose step window (previous frame's step, this one's] holds a pump
+    event (the run's first frame: every step up to it)."""
+    steps = run.events["pump_events"]["step"]
+    prev = np.concatenate([[-1], run.frame_steps[:-1]])
+    return np.array([np.any((steps > a) & (steps <= b)) for a, b in zip(prev, run.frame_steps)])
+
+
+def test_a_pump_flashes_in_the_frame_after_its_half_cycle_and_rings_what_it_carried(
+        agents_dir):
+    run = RunData(agents_dir)
+    flash = _expected_flash(run)
+    assert flash.any() and not flash.all()  # the run has frames of both kinds
+    anim = RunAnimation(run, np.arange(run.n_frames), dpi=DPI, view="both")
+    assert "pumps accelerated 1e10\u00d7" in anim.title.get_text()
+    big, small = movie.PUMP_FLASH_PT ** 2, movie.PUMP_PT ** 2
+    for i in range(run.n_frames):
+        anim.update(i)
+        assert np.all(anim.side_pumps.get_sizes() == (big if flash[i] else small)), i
+        assert np.all(anim.top_pumps.get_sizes() == (big if flash[i] else small)), i
+    on, off = int(np.argmax(flash)), int(np.argmin(flash))
+    tr = run.events["pump_transfers"]
+    prev = run.frame_steps[on - 1] if on else -1
+    carried = tr["particle"][(tr["step"] > prev) & (tr["step"] <= run.frame_steps[on])]
+    img = anim.draw(on).copy()
+    assert len(carried) and len(anim.side_carried.get_offsets()) == len(carried)
+    x = np.mod(anim._positions(on)[carried, 0], anim.box[0])
+    assert np.allclose(np.asarray(anim.side_carried.get_offsets())[:, 0], x)
+    for ax in (anim.ax_side, anim.ax_top):
+        assert _axes_pixels(anim, ax, img, movie.PUMP_FLASH) > 5
+        assert _axes_pixels(anim, ax, anim.draw(off).copy(), movie.PUMP_FLASH) == 0
+    assert len(anim.side_carried.get_offsets()) == 0  # nothing carried in a quiet frame
+
+
+def test_agents_blitting_matches_a_full_redraw(agents_dir):
+    run = RunData(agents_dir)
+    frames = np.arange(run.n_frames)
+    i = int(np.argmax(_expected_flash(run)))
+    fast = RunAnimation(run, frames, dpi=DPI, view="both")
+    slow = RunAnimation(run, frames, dpi=DPI, view="both", blit=False)
+    a, b = fast.draw(i).copy(), slow.draw(i).copy()
+    assert np.count_nonzero(np.any(a != b, axis=-1)) < 0.002 * a.shape[0] * a.shape[1]
 
 
 def test_window_and_every_select_frames(run_dir):
