@@ -15,6 +15,11 @@ For each species that a channel admits:
 - the two numerical claims of the lecture behind ionsim, recomputed with the arithmetic shown
   (:func:`analysis.cell.lecture_ions_in_cell`, :func:`analysis.cell.lecture_one_millimolar_leak`).
 
+A run with pumps also gets what a real cell pays them in ATP (:mod:`analysis.pump_cost`):
+the ATP that builds the run's gradient in a cell of the given radius, and the ATP per second
+that holds it at the run's pump rate (divided by the pumps' acceleration) with
+``--pump-density`` pumps per um^2.
+
 ``ionsim budget --series RUN_DIR...`` takes runs that differ in compartment depth L and plots
 the crossed fraction against L with the expected 1/L line: the number of ions that charge
 the membrane, n = C A |E| / (z e), does not depend on L, while the ions in the compartment,
@@ -36,10 +41,12 @@ from sim.system import compartment_volume
 from sim.units import (AVOGADRO, ELEMENTARY_CHARGE, MOLAR_TO_PER_NM3, UnitError,
                        parse_quantity)
 
+from analysis.agents import analyze_agents
 from analysis.capacitance import capacitance_theory
 from analysis.cell import (IonBudget, OneMillimolarLeak, cell_ion_budget, ion_budget,
                            ions_for_voltage, lecture_ions_in_cell, lecture_one_millimolar_leak,
                            sphere_area_nm2, sphere_volume_nm3)
+from analysis.pump_cost import DEFAULT_PUMP_DENSITY_PER_UM2, pump_cell_cost, pump_cost_table
 from analysis.runs import INSIDE, OUTSIDE, Measurements, SeriesMean, measure, open_run
 from analysis.tables import Table, fmt, fmt_pm, fmt_sci, printout
 from analysis.theory import nernst_mV
@@ -413,8 +420,10 @@ def depth_series(run_dirs) -> DepthSeries:
 
 # --- text -------------------------------------------------------------------------------------
 
-def budget_tables(m: Measurements, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> list[Table]:
-    """The budget as tables: the box, the real cell, the lecture's claims."""
+def budget_tables(m: Measurements, radius_um: float = DEFAULT_CELL_RADIUS_UM,
+                  pump_density_per_um2: float = DEFAULT_PUMP_DENSITY_PER_UM2) -> list[Table]:
+    """The budget as tables: the box, the real cell, what the cell pays its pumps (a run
+    with pumps only), the lecture's claims."""
     tables = []
     names = m.compartment_names
     box = box_budget(m)
@@ -470,13 +479,18 @@ def budget_tables(m: Measurements, radius_um: float = DEFAULT_CELL_RADIUS_UM) ->
         else:
             t.notes.append(f"{c.species}: {c.reason}")
     tables.append(t)
+    if any(mem.pumps for mem in m.scenario.membranes):
+        cost = pump_cell_cost(m, analyze_agents(m.run), radius_um, pump_density_per_um2)
+        if cost is not None:
+            tables.append(pump_cost_table(cost))
     tables.extend(lecture_claims(radius_um, m.temperature))
     return tables
 
 
-def budget_lines(m: Measurements, radius_um: float) -> list[str]:
+def budget_lines(m: Measurements, radius_um: float,
+                 pump_density_per_um2: float = DEFAULT_PUMP_DENSITY_PER_UM2) -> list[str]:
     return printout(f"ionsim budget {m.run.dir}: scenario {m.scenario.name!r}",
-                    budget_tables(m, radius_um), m.notes)
+                    budget_tables(m, radius_um, pump_density_per_um2), m.notes)
 
 
 def parse_radius_um(text: str) -> float:

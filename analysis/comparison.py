@@ -30,6 +30,10 @@ J. Physiol. 128 (1955) 61 for the Ussing flux ratio this obeys). Only the ratios
 
 Capacitance: from Var(V_m) = k_B T / C beside eps0 eps_m / d and the series value with the
 double layers (:mod:`analysis.capacitance`).
+
+Gated channels and pumps: a run with them also prints their tables (:mod:`analysis.agents`,
+:mod:`analysis.agents_text`): the open fractions against the chain's stationary one, the
+dwell times, the pumps' ledger and flux, each pump with its acceleration.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ import numpy as np
 from sim.units import MOLAR_TO_PER_NM3, PS_PER_NS, thermal_voltage_mV
 
 from analysis.activity import activity_coefficient, molality_from_mM, nernst_with_activities_mV
+from analysis.agents import analyze_agents
+from analysis.agents_text import agent_tables
 from analysis.capacitance import (CapacitanceTheory, MeasuredCapacitance, capacitance_theory,
                                   measured_capacitance)
 from analysis.runs import INSIDE, OUTSIDE, Measurements, SeriesMean, measure, open_run
@@ -385,11 +391,13 @@ def comparison_tables(c: NernstComparison) -> list[Table]:
 
 
 def comparison_lines(c: NernstComparison) -> list[str]:
+    """What ``ionsim analyze`` prints: the comparison's tables, then the agents' (for a run
+    with gated channels or pumps)."""
     m = c.measurements
     return printout(f"ionsim analyze {m.run.dir}: scenario {m.scenario.name!r}, "
                     f"T = {m.temperature:g} K (kT/e = "
                     f"{thermal_voltage_mV(m.temperature):.2f} mV)",
-                    comparison_tables(c), m.notes)
+                    comparison_tables(c) + agent_tables(analyze_agents(m.run)), m.notes)
 
 
 def analyze_run(run_dir) -> NernstComparison:

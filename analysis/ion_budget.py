@@ -1,6 +1,9 @@
 """How many ions made the membrane potential, and why that is negligible: ``ionsim budget``.
 
-Run as ``ionsim budget RUN_DIR [--cell-radius 5um]`` or ``python -m analysis.ion_budget``.
+Run as ``ionsim budget RUN_DIR [--cell-radius 5um] [--pump-density 1000]`` or
+``python -m analysis.ion_budget``. ``--pump-density`` (pumps per um^2 of the real cell's
+membrane, an order of magnitude: :mod:`analysis.pump_cost`) matters only for a run with
+pumps.
 
 This module is the command; the budget it prints, and what it means, is :mod:`analysis.budget`
 (its names are also importable from here).
@@ -19,6 +22,7 @@ from analysis.budget import (DEFAULT_CELL_RADIUS_UM, CellBudget, DepthPoint,  # 
                              budget_tables, depth_series, lecture_claims, parse_radius_um,
                              real_cell_budget)
 from analysis.commands import run_standalone
+from analysis.pump_cost import DEFAULT_PUMP_DENSITY_PER_UM2, parse_pump_density
 from analysis.runs import measure, open_run
 
 __all__ = ["SpeciesBudget", "box_budget", "CellBudget", "real_cell_budget", "lecture_claims",
@@ -32,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-radius", default=f"{DEFAULT_CELL_RADIUS_UM:g}um",
                    help="radius of the real cell to compare with, with a unit "
                         "(default 5um)")
+    p.add_argument("--pump-density", default=f"{DEFAULT_PUMP_DENSITY_PER_UM2:g}",
+                   help="pumps per um^2 of the real cell's membrane, for a run with pumps "
+                        "(default 1000; real cells 10^2 to 10^4)")
     p.add_argument("--series", action="store_true",
                    help="runs differing in compartment depth: crossed fraction against "
                         "depth, as a table and a PNG")
@@ -41,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_command(args) -> int:
     radius = parse_radius_um(args.cell_radius)
+    density = parse_pump_density(args.pump_density)
     if args.series:
         series = depth_series(args.run_dirs)
         out = Path(args.out)
@@ -56,7 +64,7 @@ def run_command(args) -> int:
     if not m.two_compartments:
         raise UserError(f"{args.run_dirs[0]}: this run has no membranes, so no ion crosses "
                         f"anything; budget needs a run with membranes and channels")
-    print("\n".join(budget_lines(m, radius)))
+    print("\n".join(budget_lines(m, radius, density)))
     return 0
 
 

@@ -6,7 +6,9 @@ the pooled table (and the Nernst slope or the channel-count fit where the axes c
 them) and writes pooled.csv and pooled.json into the directory. Given a run without
 membranes (a bulk electrolyte, no membrane potential), it prints the run's bulk
 thermodynamics instead: energies per ion, the osmotic coefficient and the Widom gamma_+-
-against the MSA and Debye-Hueckel (:mod:`analysis.bulk_thermo`).
+against the MSA and Debye-Hueckel (:mod:`analysis.bulk_thermo`). A run with gated channels or
+pumps also gets their tables (:mod:`analysis.agents`), with or without a membrane potential
+(without one, V_m reads n/a and the gates are compared at V = 0, as the engine ran them).
 
 This module is the command; the comparison it prints, and the physics behind it, is
 :mod:`analysis.comparison` (its names are also importable from here), the pooling
@@ -20,6 +22,7 @@ import sys
 
 from sim.sweep import is_sweep_directory
 
+from analysis.agents import has_agents
 from analysis.bulk_thermo import bulk_thermodynamics, thermo_lines
 from analysis.commands import run_standalone
 from analysis.comparison import (GHKEstimate, NernstComparison, NernstRow,  # noqa: F401
@@ -29,7 +32,7 @@ from analysis.comparison import (GHKEstimate, NernstComparison, NernstRow,  # no
 from analysis.pooled import pool
 from analysis.pooled_fits import fits_for
 from analysis.pooled_tables import pooled_lines, write_tables
-from analysis.runs import open_run
+from analysis.runs import measure, open_run
 
 __all__ = ["NernstRow", "GHKEstimate", "NernstComparison", "compare", "ion_size_nm",
            "nernst_rows", "permeability_from_crossings", "ghk_from_crossings",
@@ -49,6 +52,10 @@ def run_command(args) -> int:
     run = open_run(args.run_dir)
     if not run.scenario.membranes:  # a bulk electrolyte: its thermodynamics
         print("\n".join(thermo_lines(bulk_thermodynamics(run))))
+        return 0
+    if has_agents(run.scenario) and "membrane_potential" not in run.observable_names:
+        # the agents have something to say without V_m: the comparison with V_m n/a
+        print("\n".join(comparison_lines(compare(measure(run)))))
         return 0
     print("\n".join(comparison_lines(analyze_run(args.run_dir))))
     return 0

@@ -22,12 +22,15 @@ from sim.errors import UserError
 from sim.units import PS_PER_NS, thermal_voltage_mV
 
 from analysis import plots
+from analysis.agents import analyze_agents
+from analysis.agents_text import agent_tables
 from analysis.budget import DEFAULT_CELL_RADIUS_UM, budget_tables
 from analysis.comparison import compare, comparison_tables
 from analysis.profiles import Profiles
 from analysis.runs import measure, open_run
 
-__all__ = ["Report", "write_report", "PLOT_FILES", "save_figures", "write_documents"]
+__all__ = ["Report", "write_report", "PLOT_FILES", "AGENT_PLOT_FILES", "save_figures",
+           "write_documents"]
 
 #: plot key -> (file name, caption)
 PLOT_FILES = {
@@ -45,6 +48,17 @@ PLOT_FILES = {
                      "with the double layers)."),
     "channel_crossings": ("report_channel_crossings.png",
                           "Net crossings of each channel, inside -> outside, over time."),
+}
+
+
+#: the plot of a run with gated channels or pumps, apart from PLOT_FILES (which every run
+#: with membranes and a potential draws)
+AGENT_PLOT_FILES = {
+    "agents": ("report_agents.png",
+               "Agents: the fraction of each gating's channels open over time with its "
+               "stationary theory (dashed), and the pumps' cumulative net cycles (out forward "
+               "- out backward) over time; the acceleration A in the title multiplies every "
+               "pump rate."),
 }
 
 
@@ -108,14 +122,23 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
     tables = comparison_tables(comparison)
     if m.two_compartments:
         tables += budget_tables(m, radius_um)
+    sections = [("Membrane potential and theory", tables)]
+    agents = analyze_agents(run)
+    if agents is not None:
+        sections.append(("Gated channels and pumps", agent_tables(agents)))
 
-    captions = {key: caption for key, (_, caption) in PLOT_FILES.items()}
+    every_plot = {**PLOT_FILES, **AGENT_PLOT_FILES}
+    captions = {key: caption for key, (_, caption) in every_plot.items()}
     if prof is not None and not prof.has_potential:
         captions["profiles"] = ("Mean concentration of each species along z (log scale), "
                                 "membranes shaded; no potential profile without "
                                 "electrostatics and membranes.")
-    files = {key: name for key, (name, _) in PLOT_FILES.items()}
-    pngs = save_figures(_figures(m, comparison, prof), out, files, "run directory")
+    files = {key: name for key, (name, _) in every_plot.items()}
+    figures = _figures(m, comparison, prof)
+    if agents is not None:
+        from analysis.agent_plots import figure_agents
+        figures["agents"] = figure_agents(agents, run.events["pump_events"])
+    pngs = save_figures(figures, out, files, "run directory")
 
     sc = m.scenario
     title = f"ionsim report: {sc.name}"
@@ -131,7 +154,7 @@ def write_report(run_dir, radius_um: float = DEFAULT_CELL_RADIUS_UM) -> Report:
     facts = [f for f in facts if f]
 
     md_path, html_path = write_documents(
-        out, title, facts, [("Membrane potential and theory", tables)], m.notes,
+        out, title, facts, sections, m.notes,
         [(key, path, captions[key]) for key, path in pngs.items()], "run directory")
     return Report(md_path, html_path, pngs)
 

@@ -5,7 +5,9 @@ returned dict into summary.json and prints its ``physics_table`` lines. The numb
 the same functions as ``ionsim analyze`` and ``ionsim budget`` (:mod:`analysis.comparison`,
 :mod:`analysis.budget`), which read only the observables (no positions), so this takes
 well under a second. A run without a membrane potential (electrostatics off) or without
-membranes still gets the ion counts and crossings.
+membranes still gets the ion counts and crossings. A run with gated channels or pumps also
+gets their lines (:mod:`analysis.agents`: open fractions, the pumps' ledger with their
+acceleration) and ``physics.agents``; a run without them gets neither.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import traceback
 
 from sim.io import RunData
 
+from analysis.agents import analyze_agents
+from analysis.agents_text import agent_physics, agent_summary_lines
 from analysis.budget import box_budget
 from analysis.comparison import compare, equilibration_line, vm_cell
 from analysis.runs import INSIDE, OUTSIDE, measure
@@ -149,4 +153,22 @@ def _summary(run: RunData) -> dict:
                      f"{c.theory.series_mean:.3f} with double layers)"
                      + ("" if c.capacitance.reliable else "; too few crossings to trust"))
     lines.extend(f"  note: {n}" for n in m.notes)
+    _add_agents(run, physics, lines)
     return {"physics": physics, "physics_table": lines}
+
+
+def _add_agents(run: RunData, physics: dict, lines: list) -> None:
+    """The agents' lines and ``physics["agents"]``, for a run with gated channels or pumps
+    (nothing otherwise). A failure here is reported beside the rest, which it leaves
+    alone."""
+    try:
+        a = analyze_agents(run)
+        if a is None:
+            return
+        physics["agents"] = agent_physics(a)
+        lines.extend(agent_summary_lines(a))
+    except Exception as err:  # the rest of the physics must survive an agents' bug
+        text = "".join(traceback.format_exception_only(type(err), err)).strip()
+        physics["agents_error"] = text
+        lines.append(f"  agents summary failed ({type(err).__name__}: {err}); try "
+                     f"`ionsim analyze {run.dir}`")

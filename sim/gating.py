@@ -32,49 +32,10 @@ import math
 import numpy as np
 from scipy.linalg import expm
 
+from .agent_rates import (CAUSE_CHAIN, CAUSE_PROTOCOL, GatedChannels,  # noqa: F401
+                          rate_matrix, voltage_dependent)
 from .loop import Trigger, Updater
 from .rng import STREAM_GATING, fill_agent_uniforms, stream_key
-
-CAUSE_CHAIN = 0
-CAUSE_PROTOCOL = 1
-
-
-class GatedChannels:
-    """The gated channels of a scenario, in the geometry's channel order: index (G,) of
-    each in the geometry's channels, its Gating, and the spec index it shares."""
-
-    def __init__(self, scenario):
-        self.channel, self.specs, self.spec_of = [], [], []
-        c = 0
-        for m in scenario.membranes:
-            for ch in m.channels:
-                if ch.gating is not None:
-                    if ch.gating not in self.specs:
-                        self.specs.append(ch.gating)
-                    self.channel.append(c)
-                    self.spec_of.append(self.specs.index(ch.gating))
-                c += 1
-        self.channel = np.array(self.channel, dtype=np.int64)
-        self.spec_of = np.array(self.spec_of, dtype=np.int64)
-
-    def __len__(self):
-        return len(self.channel)
-
-
-def rate_matrix(gating, v: float, kT: float) -> np.ndarray:
-    """Q (S, S) in 1/ps at voltage v kJ/(mol e): Q[a, b] = k_ab(v), rows summing to 0."""
-    q = gating.charges()
-    n = len(gating.states)
-    Q = np.zeros((n, n))
-    for a, b, k in gating.transitions():
-        Q[a, b] = k * math.exp((q[b] - q[a]) * (v - gating.v_half) / (2.0 * kT))
-    Q[np.diag_indices(n)] = -Q.sum(axis=1)
-    return Q
-
-
-def voltage_dependent(gating) -> bool:
-    return any(q != 0.0 for _, q in gating.gating_charge)
-
 
 class Gates(Updater):
     """The loop's updater of gated channels (sim.loop): `current` (G,), the state index of

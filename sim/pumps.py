@@ -11,7 +11,9 @@ half-cycles, each reversible:
   (E1 -> E2) the reverse.
 
 Free energies (kJ/mol) of the forward half-cycles, for concentrations c = N / V (ions per
-accessible volume, sim.geometry) and the instantaneous V = phi(in) - phi(out):
+accessible volume, sim.geometry) and V = phi(in) - phi(out) halfway through the move (the
+voltage now plus half the change the move causes, from the 1-D potential of the V_m
+observable: the work of charging a capacitor):
 
     dG_out = dG_ATP + sum_out n_s [kT ln(c_s,o / c_s,i) - z_s e V]
     dG_in  =          sum_in  n_s [kT ln(c_s,i / c_s,o) + z_s e V]
@@ -62,149 +64,12 @@ import math
 import numpy as np
 
 from . import units
+from .agent_rates import (E1, E2, FROM_STATE, IN_BACKWARD, IN_FORWARD,  # noqa: F401 (API)
+                          MAX_TRIES, NONE, OUT_BACKWARD, OUT_FORWARD, TRANSITIONS, PumpSet,
+                          net_charge, rates, saturation, transition_free_energy,
+                          transition_jumps)
 from .loop import Trigger, Updater
 from .rng import STREAM_PUMPS, fill_agent_uniforms, stream_key
-
-# transitions: (name, half-cycle, direction)
-OUT_FORWARD, IN_FORWARD, OUT_BACKWARD, IN_BACKWARD = 0, 1, 2, 3
-TRANSITIONS = ("out forward", "in forward", "out backward", "in backward")
-E1, E2 = 0, 1
-#: the transitions out of each state, and the state each leads to
-FROM_STATE = {E1: (OUT_FORWARD, IN_BACKWARD), E2: (IN_FORWARD, OUT_BACKWARD)}
-MAX_TRIES = 50  # placement draws per released ion
-NONE = -1
-_MAX_EXP = 700.0
-
-
-class PumpSet:
-    """The pumps of a scenario as arrays: x, y (P,) nm, membrane (P,), the face (side 0/1)
-    toward the inside and toward the outside, and each pump's record."""
-
-    def __init__(self, scenario):
-        self.records, x, y, mem, in_side = [], [], [], [], []
-        names = [c.name for c in scenario.compartments]
-        for j, m in enumerate(scenario.membranes):
-            for p in m.pumps:
-                k_in = names.index(p.inside)
-                side = next(s for s in (0, 1) if scenario.face_compartment(j, s) == k_in)
-                self.records.append(p)
-                x.append(p.x)
-                y.append(p.y)
-                mem.append(j)
-                in_side.append(side)
-        self.x, self.y = np.array(x), np.array(y)
-        self.membrane = np.array(mem, dtype=np.int64)
-        self.in_side = np.array(in_side, dtype=np.int64)
-        bounds = scenario.membrane_bounds()
-        self.face_z = np.array([[bounds[j][0], bounds[j][1]] for j in mem]).reshape(-1, 2)
-        self.inside = np.array([scenario.face_compartment(j, s) for j, s in
-                                zip(mem, in_side)], dtype=np.int64)
-        self.outside = np.array([scenario.face_compartment(j, 1 - s) for j, s in
-                                 zip(mem, in_side)], dtype=np.int64)
-
-    def __len__(self):
-        return len(self.records)
-
-
-def saturation(conc: dict, half: dict, hill: dict, species) -> float:
-    """prod_s c_s^h / (c_s^h + K_s^h) over `species` (concentrations and K in one unit)."""
-    theta = 1.0
-    for s in species:
-        h = hill.get(s, 1.0)
-        c = max(conc[s], 0.0)
-        theta *= c ** h / (c ** h + half[s] ** h) if c > 0 else 0.0
-    return theta
-
-
-def net_charge(pump, valence: dict) -> int:
-    """Charge (e) a forward cycle moves from inside to outside."""
-    return (sum(n * valence[s] for s, n in pump.carries_out)
-            - sum(n * valence[s] for s, n in pump.carries_in))
-
-
-def _carried(pump, transition):
-    return pump.carries_out if transition in (OUT_FORWARD, OUT_BACKWARD) else pump.carries_in
-
-
-def _outward(transition) -> bool:
-    return transition in (OUT_FORWARD, IN_BACKWARD)
-
-
-def transition_free_energy(pump, transition, n_in: dict, n_out: dict, vol_in: dict,
-                           vol_out: dict, v: float, kT: float, valence: dict) -> float:
-    """dG kJ/mol of executing `transition` from counts n_in, n_out (ions; volumes nm^3 per
-    species) at V = v kJ/(mol e): the exact ideal free energy of moving the ions one by one,
-    sum_j kT ln[((N_b + 1 + j) / V_b) / ((N_a - j) / V_a)], plus their charge times
-    phi_b - phi_a, plus dG_ATP for the out half-cycle forward (minus it backward). +inf where
-    the source has fewer ions than the transition carries. Antisymmetric: the reverse of a
-    transition, from the state it leads to, has exactly -dG."""
-    outward = _outward(transition)
-    src, dst = (n_in, n_out) if outward else (n_out, n_in)
-    v_src, v_dst = (vol_in, vol_out) if outward else (vol_out, vol_in)
-    dphi = -v if outward else v  # phi_b - phi_a, V = phi_in - phi_out
-    g = {OUT_FORWARD: pump.atp_free_energy, OUT_BACKWARD: -pump.atp_free_energy}.get(
-        transition, 0.0)
-    for s, n in _carried(pump, transition):
-        if src[s] < n:
-            return math.inf
-        for j in range(n):
-            g += kT * math.log(((dst[s] + 1 + j) / v_dst[s]) / ((src[s] - j) / v_src[s]))
-        g += n * valence[s] * dphi
-    return g
-
-
-def _moved(transition, pump, n_in: dict, n_out: dict) -> tuple[dict, dict]:
-    """The counts after `transition` (as dicts, the inputs left alone)."""
-    a, b = dict(n_in), dict(n_out)
-    sign = 1 if _outward(transition) else -1
-    for s, n in _carried(pump, transition):
-        a[s] -= sign * n
-        b[s] += sign * n
-    return a, b
-
-
-REVERSE = {OUT_FORWARD: OUT_BACKWARD, OUT_BACKWARD: OUT_FORWARD, IN_FORWARD: IN_BACKWARD,
-           IN_BACKWARD: IN_FORWARD}
-
-
-def rates(pump, n_in: dict, n_out: dict, vol_in: dict, vol_out: dict, v: float, kT: float,
-          valence: dict) -> np.ndarray:
-    """(4,) rates 1/ps of the transitions (indexed as TRANSITIONS) in the simulation's
-    time, acceleration included, from the counts now (each species' ions and accessible
-    volume in the inside and outside compartments) and V = v kJ/(mol e).
-
-    A forward rate is the module docstring's prefactor at the counts now; a backward one is
-    the forward rate of the state it leads to times exp(dG/kT) of that forward transition,
-    dG from :func:`transition_free_energy`: so for every pair of states X, X' joined by a
-    transition, k(X -> X') / k(X' -> X) = exp(-dG(X -> X') / kT) exactly for the ideal
-    part (the voltage is the one measured now)."""
-    half, hill = dict(pump.half_saturation), dict(pump.hill)
-    k_half = 2.0 * pump.turnover * pump.acceleration
-    q = net_charge(pump, valence)
-    boost = math.exp(max(min(pump.charge_fraction * q * v / kT, _MAX_EXP), -_MAX_EXP))
-
-    def forward(t, a, b):  # prefactor of a forward transition at inside/outside counts a, b
-        if t == OUT_FORWARD:
-            conc = {s: a[s] / vol_in[s] for s, _ in pump.carries_out}
-            return k_half * saturation(conc, half, hill, [s for s, _ in pump.carries_out]) \
-                * boost
-        conc = {s: b[s] / vol_out[s] for s, _ in pump.carries_in}
-        return k_half * saturation(conc, half, hill, [s for s, _ in pump.carries_in])
-
-    out = np.zeros(4)
-    for t in (OUT_FORWARD, IN_FORWARD):
-        if transition_free_energy(pump, t, n_in, n_out, vol_in, vol_out, v, kT, valence) \
-                < math.inf:
-            out[t] = forward(t, n_in, n_out)
-    for t in (OUT_BACKWARD, IN_BACKWARD):
-        g_back = transition_free_energy(pump, t, n_in, n_out, vol_in, vol_out, v, kT,
-                                        valence)
-        if g_back == math.inf:
-            continue
-        a, b = _moved(t, pump, n_in, n_out)  # the state the backward transition leads to
-        out[t] = forward(REVERSE[t], a, b) * math.exp(min(-g_back / kT, _MAX_EXP))
-    return out
-
 
 class Pumps(Updater):
     """The loop's updater of the pumps (sim.loop).
@@ -235,6 +100,36 @@ class Pumps(Updater):
         most = max((sum(n for _, n in p.carries_out + p.carries_in) for p in self.pumps.records),
                    default=0)
         self.uniforms = np.zeros((n, 2 + 3 * MAX_TRIES * most))
+        # the change of V each transition causes (the rates' midpoint voltage)
+        self.jumps = np.array([transition_jumps(rec, self.valence, self._unit_jump(p))
+                               for p, rec in enumerate(self.pumps.records)]).reshape(n, 4)
+
+    def _unit_jump(self, p: int) -> float:
+        """The change of V = phi(in) - phi(out), kJ/(mol e), when a unit charge moves from
+        the middle of pump p's inside capture region to the middle of its outside one,
+        from the same 1-D potential as the V_m observable (linear in the charges: one
+        test move of a charged ion gives it); 0 without a potential."""
+        sim = self.sim
+        measure = sim.force_field.potential
+        charged = np.nonzero(sim.charges != 0)[0]
+        if measure is None or not len(charged):
+            return 0.0
+        rec = self.pumps.records[p]
+        i = int(charged[0])
+        a = self.radius[sim.ions.species[i]]
+        in_side = int(self.pumps.in_side[p])
+        z = []
+        for side in (in_side, 1 - in_side):
+            normal = -1.0 if side == 0 else 1.0
+            z.append((self.pumps.face_z[p, side] + normal * (a + rec.capture_depth / 2))
+                     % self.box[2])
+        pos = sim.ions.pos.copy()
+        v = []
+        for zi in z:
+            pos[i, 2] = zi
+            phi = measure(pos, sim.windows)
+            v.append(phi[0] - phi[1] if self.pumps.inside[p] == 0 else phi[1] - phi[0])
+        return float((v[1] - v[0]) / sim.charges[i])
 
     # -- what the pump sees ---------------------------------------------------------------
     def _counts(self):
@@ -321,7 +216,7 @@ class Pumps(Updater):
 
     def _rates(self, p: int, counts, v_run) -> np.ndarray:
         return rates(self.pumps.records[p], *self._sides(p, counts), self._voltage(p, v_run),
-                     self.kT, self.valence)
+                     self.kT, self.valence, self.jumps[p])
 
     def _execute(self, p: int, transition: int, step: int) -> bool:
         """Carry the ions of a fired transition if they are there and fit; True if done."""
@@ -359,8 +254,8 @@ class Pumps(Updater):
             others_d = np.append(others_d, self.diameter[s])
         # the free energy of the transition as executed (before the ions move)
         v = self._voltage(p, self.sim.membrane_voltage())
-        dG = transition_free_energy(rec, transition, *self._sides(p, self._counts()), v,
-                                    self.kT, self.valence)
+        dG = transition_free_energy(rec, transition, *self._sides(p, self._counts()),
+                                    v + self.jumps[p, transition] / 2, self.kT, self.valence)
         atp = {OUT_FORWARD: 1, OUT_BACKWARD: -1}.get(transition, 0)
         for (i, s), where in zip(chosen, placed):
             ions.pos[i] = where

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.gating import Gates, rate_matrix
+from sim.agent_rates import rate_matrix
+from sim.gating import Gates
 from sim.agents_input import Gating
 from sim.simulation import Simulation
 from sim.units import MV_PER_KJ_MOL_E

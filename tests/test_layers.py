@@ -64,7 +64,7 @@ LAYERS = (
         # the force field, the state and the step loop
         "sim.electrostatics", "sim.simulation", "sim.loop", "sim.threads", "sim.limits",
         # the agents between steps
-        "sim.gating", "sim.pumps",
+        "sim.agent_rates", "sim.gating", "sim.pumps",
         # the run directory: writers, files, running a scenario into it
         "sim.writers", "sim.topology", "sim.rundir", "sim.io", "sim.run",
     )),
@@ -77,6 +77,9 @@ LAYERS = (
         "analysis.bulk_thermo",     # energy per ion, osmotic coefficient of a bulk run
         "analysis.comparison",      # V_m against Nernst, GHK, the capacitor (ionsim analyze)
         "analysis.budget",          # the ions that crossed (ionsim budget)
+        "analysis.agents",          # gated channels and the pumps' ledger, from the events
+        "analysis.agents_text",     # their tables, closing-table lines, summary.json
+        "analysis.pump_cost",       # what a real cell pays its pumps (ionsim budget)
         "analysis.tables",          # how the analyses' numbers read as text tables
         "analysis.pooled",          # a sweep's runs pooled per point (replica means, SEs)
         "analysis.pooled_fits",     # its fits: Nernst slope, channel count, depth series
@@ -86,6 +89,7 @@ LAYERS = (
         "sim.report",               # what `ionsim check` prints; summary.json + closing table
         "analysis.run_summary",     # the physics in the closing table
         "analysis.plots",
+        "analysis.agent_plots",     # the agents' figure of the report
         "analysis.report_writer",   # report.md / report.html
         "analysis.movie", "analysis.animation_writers",
         "analysis.pooled_plots",    # a sweep's figures (Nernst slope, channel count, ...)

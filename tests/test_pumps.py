@@ -21,8 +21,10 @@ import numpy as np
 import pytest
 
 from sim.agents_input import Pump
-from sim.pumps import (E1, IN_BACKWARD, IN_FORWARD, OUT_BACKWARD, OUT_FORWARD, REVERSE,
-                       Pumps, _moved, rates, transition_free_energy)
+from sim.agent_rates import (E1, IN_BACKWARD, IN_FORWARD, OUT_BACKWARD, OUT_FORWARD,
+                             REVERSE, _moved, rates, transition_free_energy,
+                             transition_jumps)
+from sim.pumps import Pumps
 from sim.simulation import Simulation, SimulationError
 from sim.units import MOLAR_TO_PER_NM3, MV_PER_KJ_MOL_E
 from analysis.statistics import statistical_inefficiency
@@ -44,16 +46,22 @@ def test_every_transition_and_its_reverse_obey_detailed_balance(counts, v_mV):
     n_in, n_out = {"Na+": na_i, "K+": k_i}, {"Na+": na_o, "K+": k_o}
     vol_in, vol_out = {"Na+": 310.0, "K+": 300.0}, {"Na+": 505.0, "K+": 500.0}
     v = v_mV / MV_PER_KJ_MOL_E
-    k = rates(NA_K, n_in, n_out, vol_in, vol_out, v, KT, VALENCE)
+    jumps = transition_jumps(NA_K, VALENCE, -20.0 / MV_PER_KJ_MOL_E)  # 20 mV per charge
+    k = rates(NA_K, n_in, n_out, vol_in, vol_out, v, KT, VALENCE, jumps)
     for t in (OUT_FORWARD, IN_FORWARD, OUT_BACKWARD, IN_BACKWARD):
-        dG = transition_free_energy(NA_K, t, n_in, n_out, vol_in, vol_out, v, KT, VALENCE)
+        # the move's free energy at the voltage halfway through it
+        dG = transition_free_energy(NA_K, t, n_in, n_out, vol_in, vol_out, v + jumps[t] / 2,
+                                    KT, VALENCE)
         a, b = _moved(t, NA_K, n_in, n_out)
-        back = rates(NA_K, a, b, vol_in, vol_out, v, KT, VALENCE)[REVERSE[t]]
+        back = rates(NA_K, a, b, vol_in, vol_out, v + jumps[t], KT, VALENCE,
+                     jumps)[REVERSE[t]]
         assert k[t] > 0 and back > 0
         assert k[t] / back == pytest.approx(math.exp(-dG / KT), rel=1e-10), t
         # the reverse's free energy is exactly the opposite
-        assert transition_free_energy(NA_K, REVERSE[t], a, b, vol_in, vol_out, v, KT,
-                                      VALENCE) == pytest.approx(-dG, rel=1e-12, abs=1e-12)
+        assert transition_free_energy(NA_K, REVERSE[t], a, b, vol_in, vol_out,
+                                      v + jumps[t] / 2, KT, VALENCE) == \
+            pytest.approx(-dG, rel=1e-12, abs=1e-12)
+    assert jumps[OUT_FORWARD] * MV_PER_KJ_MOL_E == pytest.approx(-60.0)  # 3 Na+ out: V falls
 
 
 def test_a_missing_ion_makes_its_transition_impossible():
