@@ -143,7 +143,8 @@ class Measurements:
         initial_mM: (K, S) scenario concentrations, mM.
         initial_counts: (K, S) ions placed in each compartment.
         permeant: species indices admitted by some channel.
-        moved_out: species index -> (T,) net ions moved from compartment 0 to 1.
+        moved_out: species index -> (T,) net ions moved from compartment 0 to 1 through
+            the channels (what pumps carried is left out: sim.pumps).
         moved_out_mean: species index -> :class:`SeriesMean` of moved_out after t0.
         crossings_out, crossings_in: species index -> crossing events 0 -> 1 and 1 -> 0.
         notes: caveats found while measuring (short series, empty windows ...).
@@ -344,6 +345,10 @@ def measure(run: RunData) -> Measurements:
 
     moved = {s: (counts[0, INSIDE, s] - counts[:, INSIDE, s]).astype(float)
              if two else np.zeros(times.size) for s in range(n_species)}
+    if two:
+        # what the channels moved: the pumps' transfers (sim.pumps) taken out of the counts
+        pumped = _pumped_out(run, np.asarray(counts_series.step), n_species)
+        moved = {s: moved[s] - pumped[:, s] for s in moved}
     cr = run.crossings
     out = {s: int(np.sum((cr["species"] == s) & (cr["from"] == INSIDE) & (cr["to"] == OUTSIDE)))
            for s in range(n_species)}
@@ -414,6 +419,24 @@ def running_mean(values, g: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     if sem.size:
         sem[0] = np.nan
     return mean, sem
+
+
+def _pumped_out(run: RunData, sample_steps: np.ndarray, n_species: int) -> np.ndarray:
+    """(T, S) net ions the pumps carried from compartment 0 to 1 up to each sample's step
+    (zeros in a run without pumps)."""
+    tr = getattr(run, "events", {}).get("pump_transfers")
+    out = np.zeros((sample_steps.size, n_species))
+    if not tr or not len(tr["step"]):
+        return out
+    sign = np.where((tr["from"] == INSIDE) & (tr["to"] == OUTSIDE), 1.0,
+                    np.where((tr["from"] == OUTSIDE) & (tr["to"] == INSIDE), -1.0, 0.0))
+    order = np.argsort(tr["step"], kind="stable")
+    steps, species, sign = tr["step"][order], tr["species"][order], sign[order]
+    for s in range(n_species):
+        mine = species == s
+        cum = np.concatenate([[0.0], np.cumsum(sign[mine])])
+        out[:, s] = cum[np.searchsorted(steps[mine], sample_steps, side="right")]
+    return out
 
 
 def moved_out_by_position(run: RunData, max_values: int = 50_000_000):

@@ -207,3 +207,18 @@ def test_a_fired_transition_waits_while_its_ions_are_missing():
     assert not pumps._execute(0, OUT_FORWARD, 0)
     assert pumps.pending[0] == OUT_FORWARD and pumps.current[0] == E1
     assert sim.events["pump"] == [] and sim.events["pump_transfer"] == []
+
+
+def test_what_the_pumps_carried_is_not_counted_as_crossed(tmp_path):
+    """analysis.runs.measure's net ions moved are the channels' (here none): the counts
+    change, by the pumps' transfers only."""
+    from analysis.runs import measure
+    from sim.io import RunData
+    from sim.run import run_scenario
+    run_scenario(_pump_box().with_run(steps=10_000), tmp_path / "run")
+    run = RunData(tmp_path / "run")
+    assert len(run.events["pump_transfers"]["step"]) > 10
+    counts = run.observable("counts").value
+    assert (counts[-1] != counts[0]).any()
+    m = measure(run)
+    assert all(np.all(v == 0) for v in m.moved_out.values())
