@@ -219,6 +219,6 @@ def test_what_the_pumps_carried_is_not_counted_as_crossed(tmp_path):
     run = RunData(tmp_path / "run")
     assert len(run.events["pump_transfers"]["step"]) > 10
     counts = run.observable("counts").value
-    assert (counts[-1] != counts[0]).any()
+    assert (counts != counts[0]).any()  # the pumps moved ions at some sample
     m = measure(run)
     assert all(np.all(v == 0) for v in m.moved_out.values())
