@@ -16,7 +16,7 @@ from sim.agent_rates import TRANSITIONS
 from sim.units import PS_PER_NS
 
 from analysis.agents import AgentAnalysis, GateKind, PumpLedger
-from analysis.tables import Table, fmt, fmt_pm, fmt_sci, printout
+from analysis.tables import Table, json_number, fmt, fmt_pm, fmt_sci, printout
 
 __all__ = ["agent_tables", "agent_summary_lines", "agent_physics", "agent_lines",
            "accel_text", "MAX_PUMP_ROWS", "MAX_JSON_ITEMS"]
@@ -192,12 +192,7 @@ def agent_summary_lines(a: AgentAnalysis | None) -> list[str]:
 
 # --- summary.json -------------------------------------------------------------------------------
 
-def _num(x):
-    """A JSON-safe float (None for None / NaN / inf)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
+_num = json_number
 
 
 def _gate_json(g: GateKind) -> dict:

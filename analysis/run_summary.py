@@ -12,7 +12,6 @@ acceleration) and ``physics.agents``; a run without them gets neither.
 
 from __future__ import annotations
 
-import math
 import traceback
 
 from sim.io import RunData
@@ -22,7 +21,7 @@ from analysis.agents_text import agent_physics, agent_summary_lines
 from analysis.budget import box_budget
 from analysis.comparison import compare, equilibration_line, vm_cell
 from analysis.runs import INSIDE, OUTSIDE, measure
-from analysis.tables import Table, fmt, fmt_pm, fmt_sci
+from analysis.tables import Table, json_number, fmt, fmt_pm, fmt_sci
 
 __all__ = ["physics_summary"]
 
@@ -31,12 +30,7 @@ __all__ = ["physics_summary"]
 FRAME_VALUES_FOR_SUMMARY = 5_000_000
 
 
-def _num(x):
-    """A JSON-safe float (None for None / NaN / inf)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
+_num = json_number
 
 
 def physics_summary(run: RunData) -> dict:

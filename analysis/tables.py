@@ -114,3 +114,11 @@ def printout(header: str, tables, notes) -> list[str]:
         lines.append("")
         lines.extend(f"note: {n}" for n in notes)
     return lines
+
+
+def json_number(x):
+    """A JSON-safe float (None for None / NaN / inf)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .layout import grid_positions
+from .layout import grid_positions, read_position
 from .schema import (INTEGER, LIST, MAPPING, NUMBER, QUANTITY, SECTION, START, Computed,
                      Field, Limit, Reader, Rule, Section)
 from .yaml_input import brief, join
@@ -331,16 +331,7 @@ def _read_inside(r: Reader, f: Field, name, key: str, values, ctx) -> str:
 
 
 def _read_position(r: Reader, f: Field, pos, key: str, values, ctx):
-    if not isinstance(pos, list) or len(pos) != 2:
-        r.fail(key, f"must be [x, y] with units, got {brief(pos)}")
-    xy = []
-    for k, (v, lim) in enumerate(zip(pos, ctx["box"]["lateral"])):
-        q = r.value(f.item, v, f"{key}[{k}]", values, ctx)
-        if q >= lim:
-            r.fail(f"{key}[{k}]", f"{brief(v)} is outside the membrane: must be in "
-                                  f"[0 nm, {lim:g} nm)")
-        xy.append(q)
-    return tuple(xy)
+    return read_position(r, f, pos, key, values, ctx, "membrane")
 
 
 def _build_pumps(values: dict, ctx: dict) -> list[Pump]:

@@ -44,7 +44,7 @@ from . import schema
 from .schema import (CHOICE, INTEGER, LIST, MAPPING, NUMBER, QUANTITY, SECTION, START, STEPS,
                      TEXT, Computed, Field, Limit, Reader, Rule, Section, attributes, build,
                      write)
-from .layout import grid_positions
+from .layout import grid_positions, read_position
 from .agents_input import GATING_FIELD, PUMPS_FIELD, Gating, Pump, check_agents, pumps_clear
 from .units import display_quantity, parse_quantity
 from .yaml_input import brief, join as _join, load_yaml, text as _text
@@ -455,16 +455,7 @@ def _read_channels(r: Reader, f: Field, raw, key: str, values, ctx) -> tuple[Cha
 
 def _read_position(r: Reader, f: Field, pos, key: str, values, ctx) -> tuple[float, float]:
     """(x, y) nm inside the box: each in [0, box edge)."""
-    if not isinstance(pos, list) or len(pos) != 2:
-        r.fail(key, f"must be [x, y] with units, got {brief(pos)}")
-    xy = []
-    for k, (v, lim) in enumerate(zip(pos, ctx["box"]["lateral"])):
-        q = r.value(f.item, v, f"{key}[{k}]", values, ctx)
-        if q >= lim:
-            r.fail(f"{key}[{k}]", f"{_text(v)} is outside the box: must be in "
-                                  f"[0 nm, {lim:g} nm)")
-        xy.append(q)
-    return tuple(xy)
+    return read_position(r, f, pos, key, values, ctx, "box")
 
 
 def _read_permeant(r: Reader, f: Field, permeant, key: str, values, ctx) -> list[str]:

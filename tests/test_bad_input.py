@@ -151,7 +151,7 @@ CASES = {
     "pump rate negative": (_pumped(turnover="-5 /s"),
                            "membranes[0].pumps[0].turnover: must be > 0 1/ns"),
     "pump outside the membrane": (_pumped(count=None, position=["9 nm", "1 nm"]),
-                                  "membranes[0].pumps[0].position[0]: '9 nm' is outside the "
+                                  "membranes[0].pumps[0].position[0]: 9 nm is outside the "
                                   "membrane"),
     "pump on a pore": (_pumped(count=None, position=["2 nm", "2.5 nm"]),
                        "membranes[0].pumps: pump 0 at (2, 2.5) nm overlaps channel 0"),
