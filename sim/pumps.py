@@ -71,6 +71,7 @@ from .agent_rates import (E1, E2, FROM_STATE, IN_BACKWARD, IN_FORWARD,  # noqa: 
 from .loop import Trigger, Updater
 from .rng import STREAM_PUMPS, fill_agent_uniforms, stream_key
 
+
 class Pumps(Updater):
     """The loop's updater of the pumps (sim.loop).
 

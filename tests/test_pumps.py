@@ -222,3 +222,23 @@ def test_what_the_pumps_carried_is_not_counted_as_crossed(tmp_path):
     assert (counts != counts[0]).any()  # the pumps moved ions at some sample
     m = measure(run)
     assert all(np.all(v == 0) for v in m.moved_out.values())
+
+
+def test_the_ledger_balances_against_the_free_energy_of_the_counts():
+    """Without electrostatics and channels, the work the ledger says the pump stored in the
+    ions (the sum over its half-cycles of dG - atp dG_ATP) is the ideal free energy the
+    counts gained, F = kT sum (ln N! - N ln V), exactly; and ATP energy = work + heat."""
+    sc = _pump_box().with_run(steps=20_000)
+    sim = Simulation(sc)
+    before = sim._counts_now()
+    pumps = Pumps(sim)
+    sim.advance(sc.run.steps, [pumps])
+    events = sim.events["pump"]
+    assert len(events) > 50
+    work = sum(e[5] - e[4] * ATP for e in events)  # kJ/mol
+    gained = sc.kT * (_ideal_free_energy(sim._counts_now(), pumps.volume)
+                      - _ideal_free_energy(before, pumps.volume))
+    assert work == pytest.approx(gained, rel=1e-9, abs=1e-9)
+    heat = -sum(e[5] for e in events)
+    atp_energy = -ATP * sum(e[4] for e in events)
+    assert atp_energy == pytest.approx(work + heat, abs=1e-9)
