@@ -167,8 +167,9 @@ def test_quick_leaves_out_only_the_full_only_cases():
     from analysis.validate import select_cases
     quick, left_out = select_cases(None, full=False)
     full, none_left = select_cases(None, full=True)
-    assert [c.name for c in left_out] == ["donnan"] and not none_left
-    assert len(quick) + 1 == len(full) == len(case_module.CASES)
+    assert [c.name for c in left_out] == ["donnan", "pump_leak", "sodium_channels_open"]
+    assert not none_left
+    assert len(quick) + 3 == len(full) == len(case_module.CASES)
     assert all(c.full_only for c in left_out)
     named, _ = select_cases(["donnan"], full=False)  # named: runs even with --quick
     assert [c.name for c in named] == ["donnan"]
