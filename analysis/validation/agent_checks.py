@@ -173,7 +173,7 @@ def check_sodium_channels_open(m: Measurements) -> list[CaseResult]:
         k = m.species_names.index("K+") if "K+" in m.species_names else None
         if k is not None:
             e_k = nernst_mV(bulk2[OUTSIDE, k], bulk2[INSIDE, k], 1, m.temperature)
-            r2 = CaseResult("sodium_channels_open", "Na+ channels closed again: does V_m "
+            r2 = CaseResult("sodium_channels_closed", "Na+ channels closed again: does V_m "
                             "return to E_K?", "V_m, Na+ channels closed", "mV", stats2.mean,
                             stats2.sem, e_k, "Nernst of K+ at the window's bulk "
                             "concentrations (equal ionic strengths: no activity term)",
@@ -247,7 +247,7 @@ def check_pump_stall(m: Measurements) -> list[CaseResult]:
     # forward and backward cycles balance at the stall
     n_f, n_b = int(np.sum(tr == 0)), int(np.sum(tr == 2))
     t_ns = max((m.duration_ps - m.t_equil_ps) / PS_PER_NS, 1e-12)
-    r2 = CaseResult("pump_stall", "At the stall, do forward and backward cycles balance?",
+    r2 = CaseResult("pump_stall_balance", "At the stall, do forward and backward cycles balance?",
                     "net ATP used per ns", "1/ns", (n_f - n_b) / t_ns,
                     math.sqrt(max(n_f + n_b, 1)) / t_ns, 0.0, "a stalled pump: zero net "
                     "flux (the SE is Poisson's, an upper bound: the half-cycles alternate)")
