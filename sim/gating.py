@@ -17,8 +17,9 @@ What a closed gate does to ions: the pore refuses every ion at its mouths (its B
 factor in the geometry record is set to 0, the integrator's infinite barrier, sim.integrate),
 and an ion already inside leaves freely either way; an open gate restores the channel's own
 factors. Each channel draws from its own counter-based stream (key: the scenario's seed
-and sim.rng.STREAM_GATING; counter: channel, step), so its states do not depend on how many
-other channels there are or where a run was resumed. A `protocol` puts every channel of its
+and sim.rng.STREAM_GATING; counter: the channel's index among the gated ones, step), so its
+states depend on nothing else: not on the other channels' states, not on the ions' noise,
+not on where a run was resumed. A `protocol` puts every channel of its
 entry into a state at a time (at the first agent step at or after it).
 
 Every change of state is an event (step, time ps, channel, from, to, cause: 0 the chain, 1
