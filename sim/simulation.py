@@ -222,6 +222,7 @@ class Simulation:
         self.state.restore(state)
         self._has_prev = False
         self._step_events = []
+        self._agent_events = {kind: [] for kind in AGENT_EVENTS}
         self._expected_counts = self._counts_now()
 
     # -- the agents' side (sim.gating, sim.pumps) ---------------------------------------
@@ -299,8 +300,7 @@ class Simulation:
         for c in self._step_events:  # the last step's crossings are final now
             self._expected_counts[c[5], c[3]] -= 1
             self._expected_counts[c[6], c[3]] += 1
-        for rows in self._agent_events.values():
-            rows.clear()
+        self._agent_events = {kind: [] for kind in AGENT_EVENTS}  # new lists (snapshots)
         n_events, n_errors, n_rejected = bd_step(
             self._ion_arrays, self.forces, self._mobility, self._noise, self._geometry_arrays,
             self.step, MAX_DRIFT_PER_STEP, self.event_from, self.status)
