@@ -224,6 +224,21 @@ def permeability_from_crossings(n_out: int, n_in: int, c_in_mM: float, c_out_mM:
     return (n_out + n_in) / (area_nm2 * time_ns * drive)
 
 
+def crossing_count_se(value_of, rel: dict, counts: dict) -> float:
+    """SE of value_of(permeabilities) (its unit, mV for a voltage) when each species'
+    permeability scales with its crossing count n (Poisson): var = sum_s (dV / d ln P_s)^2 /
+    n_s, the derivatives by a 1% step; NaN when a species has no crossing."""
+    base = value_of(rel)
+    var = 0.0
+    for name, n in counts.items():
+        if n <= 0:
+            return math.nan
+        up = dict(rel)
+        up[name] *= 1.01
+        var += ((value_of(up) - base) / 0.01) ** 2 / n
+    return math.sqrt(var)
+
+
 def ghk_from_crossings(m: Measurements) -> GHKEstimate | None:
     """GHK voltage with permeabilities from unidirectional crossings (None for fewer than
     two permeant species; a :class:`GHKEstimate` with a reason when it cannot be computed)."""

@@ -121,9 +121,8 @@ class Pumps(Updater):
         in_side = int(self.pumps.in_side[p])
         z = []
         for side in (in_side, 1 - in_side):
-            normal = -1.0 if side == 0 else 1.0
-            z.append((self.pumps.face_z[p, side] + normal * (a + rec.capture_depth / 2))
-                     % self.box[2])
+            z_face, normal = self._face(p, side)
+            z.append((z_face + normal * (a + rec.capture_depth / 2)) % self.box[2])
         pos = sim.ions.pos.copy()
         v = []
         for zi in z:
@@ -133,21 +132,16 @@ class Pumps(Updater):
         return float((v[1] - v[0]) / sim.charges[i])
 
     # -- what the pump sees ---------------------------------------------------------------
-    def _counts(self):
-        """(K, S) ions of each species in each compartment."""
-        sim = self.sim
-        k, s = self.volume.shape
-        counts = np.zeros((k, s), dtype=np.int64)
-        np.add.at(counts, (sim.ions.comp, sim.ions.species), 1)
-        return counts
+    def _face(self, p: int, side: int) -> tuple[float, float]:
+        """(z nm, normal +-1 into its water) of pump p's face on `side` (0 lower, 1 upper)."""
+        return self.pumps.face_z[p, side], (-1.0 if side == 0 else 1.0)
 
     def _region(self, p: int, side: int, species: int):
         """Ions of `species` whose centres are in pump p's capture region on `side` (0
         lower, 1 upper face of its membrane), nearest the binding site first."""
         ions, rec = self.sim.ions, self.pumps.records[p]
         a = self.radius[species]
-        z_face = self.pumps.face_z[p, side]
-        normal = -1.0 if side == 0 else 1.0
+        z_face, normal = self._face(p, side)
         sel = np.nonzero(ions.species == species)[0]
         pos = ions.pos[sel]
         dx = minimum_image_array(pos[:, 0] - self.pumps.x[p], self.box[0])
@@ -163,8 +157,7 @@ class Pumps(Updater):
         ion of `others` (positions (M, 3), diameters (M,)); None after MAX_TRIES draws."""
         rec = self.pumps.records[p]
         a = self.radius[species]
-        normal = -1.0 if side == 0 else 1.0
-        z_face = self.pumps.face_z[p, side]
+        z_face, normal = self._face(p, side)
         for t in range(MAX_TRIES):
             u0, u1, u2 = uniforms[3 * t: 3 * t + 3]
             r = rec.capture_radius * math.sqrt(u0)
@@ -190,7 +183,7 @@ class Pumps(Updater):
         for p, rec in enumerate(self.pumps.records):
             if self.pending[p] == NONE:
                 if conc is None:
-                    conc, v_run = self._counts(), sim.membrane_voltage()
+                    conc, v_run = sim.compartment_counts(), sim.membrane_voltage()
                 k = self._rates(p, conc, v_run)
                 options = FROM_STATE[int(self.current[p])]
                 k1, k2 = k[options[0]], k[options[1]]
@@ -255,7 +248,8 @@ class Pumps(Updater):
             others_d = np.append(others_d, self.diameter[s])
         # the free energy of the transition as executed (before the ions move)
         v = self._voltage(p, self.sim.membrane_voltage())
-        dG = transition_free_energy(rec, transition, *self._sides(p, self._counts()),
+        sides = self._sides(p, self.sim.compartment_counts())
+        dG = transition_free_energy(rec, transition, *sides,
                                     v + self.jumps[p, transition] / 2, self.kT, self.valence)
         atp = {OUT_FORWARD: 1, OUT_BACKWARD: -1}.get(transition, 0)
         for (i, s), where in zip(chosen, placed):

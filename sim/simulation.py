@@ -21,7 +21,7 @@ from .forces.term import ForceTerm  # noqa: F401 (the protocol of extra_forces)
 from .geometry import Geometry
 from .integrate import STATUS_BLOWUP, STATUS_NAN, IonArrays, Mobility, Noise, bd_step
 from .loop import Snapshot, run_steps
-from .observe import bulk_windows
+from .observe import bulk_windows, count_by_compartment
 from .rng import STREAM_NOISE, fill_gaussians, stream_key
 from .scenario import Scenario
 from .system import Ions, check_counts, ion_counts, mobility_arrays, place_ions
@@ -160,7 +160,7 @@ class Simulation:
         # the agents' events (sim.gating, sim.pumps) by kind: all of them, and this step's
         self.events: dict[str, list[tuple]] = {kind: [] for kind in AGENT_EVENTS}
         self._agent_events: dict[str, list[tuple]] = {kind: [] for kind in AGENT_EVENTS}
-        self._expected_counts = self._counts_now()
+        self._expected_counts = self.compartment_counts()
         self.event_from = -np.ones(ions.n, dtype=np.int64)
         self.status = np.zeros(ions.n, dtype=np.int64)
         n = ions.n
@@ -223,7 +223,7 @@ class Simulation:
         self._has_prev = False
         self._step_events = []
         self._agent_events = {kind: [] for kind in AGENT_EVENTS}
-        self._expected_counts = self._counts_now()
+        self._expected_counts = self.compartment_counts()
 
     # -- the agents' side (sim.gating, sim.pumps) ---------------------------------------
     def record_event(self, kind: str, row: tuple) -> None:
@@ -249,11 +249,11 @@ class Simulation:
         phi = self.force_field.potential(self.ions.pos, self.windows)
         return float(phi[0] - phi[1])
 
-    def _counts_now(self) -> np.ndarray:
-        """(K, S) ions of each species in each compartment."""
+    def compartment_counts(self) -> np.ndarray:
+        """(K, S) ions of each species in each compartment (sim.observe's count)."""
         k, s = len(self.scenario.compartments), len(self.scenario.species)
         out = np.zeros((k, s), dtype=np.int64)
-        np.add.at(out, (self.ions.comp, self.ions.species), 1)
+        count_by_compartment(self.ions.comp, self.ions.species, k, s, out)
         return out
 
     # -- dynamics ----------------------------------------------------------------------
@@ -347,7 +347,7 @@ class Simulation:
         for c in self._step_events:  # this step's crossings (final once the forces are)
             expected[c[5], c[3]] -= 1
             expected[c[6], c[3]] += 1
-        now = self._counts_now()
+        now = self.compartment_counts()
         if not np.array_equal(now, expected):
             k, s = np.argwhere(now != expected)[0]
             raise SimulationError(self.step, -1, (

@@ -95,7 +95,7 @@ def test_a_pump_visits_its_states_with_the_exact_stationary_weights():
     """The embedded chain of the pump's transitions, from the counts' thermodynamics."""
     sc = _pump_box()
     sim = Simulation(sc)
-    initial = sim._counts_now()
+    initial = sim.compartment_counts()
     pumps = Pumps(sim)
     sim.advance(sc.run.steps, [pumps])
     events = sim.events["pump"]
@@ -114,7 +114,7 @@ def test_a_pump_visits_its_states_with_the_exact_stationary_weights():
         return c, m_out
 
     visited = np.cumsum([1 if e[3] in (OUT_FORWARD, IN_FORWARD) else -1 for e in events])
-    assert np.array_equal(counts_of(int(visited[-1]))[0], sim._counts_now())
+    assert np.array_equal(counts_of(int(visited[-1]))[0], sim.compartment_counts())
     volume, rec = pumps.volume, sc.membranes[0].pumps[0]
     embedded = {}
     for h in range(-12, 13):
@@ -145,6 +145,15 @@ def _ideal_free_energy(counts, volume):
                for n, v in zip(counts.ravel(), volume.ravel()))
 
 
+def _after_transfers(initial, transfers):
+    """The counts (K, S) after the pump transfers (rows ..., species, pump, from, to)."""
+    counts = initial.copy()
+    for _, _, _, s, _, frm, to in transfers:
+        counts[frm, s] -= 1
+        counts[to, s] += 1
+    return counts
+
+
 class _CheckedPumps(Pumps):
     """Pumps that measure, right after each transition, how close the ions they placed
     came to any other ion (in units of the pair's mean diameter)."""
@@ -168,17 +177,13 @@ class _CheckedPumps(Pumps):
 def test_released_ions_overlap_none_and_counts_follow_the_transfers():
     sc = _pump_box(capture_radius="2 nm", capture_depth="1 nm").with_run(steps=40_000)
     sim = Simulation(sc)
-    initial = sim._counts_now()
+    initial = sim.compartment_counts()
     pumps = _CheckedPumps(sim)
     sim.advance(sc.run.steps, [pumps], guard_every=10)  # counts checked every 10 steps
     transfers = sim.events["pump_transfer"]
     assert len(transfers) > 30
     assert pumps.closest >= 1.0
-    expected = initial.copy()
-    for _, _, _, s, _, frm, to in transfers:
-        expected[frm, s] -= 1
-        expected[to, s] += 1
-    assert np.array_equal(sim._counts_now(), expected)
+    assert np.array_equal(sim.compartment_counts(), _after_transfers(initial, transfers))
     # each event carried the ions its transition names
     n_ions = {OUT_FORWARD: 3, OUT_BACKWARD: 3, IN_FORWARD: 2, IN_BACKWARD: 2}
     assert len(transfers) == sum(n_ions[e[3]] for e in sim.events["pump"])
@@ -230,13 +235,13 @@ def test_the_ledger_balances_against_the_free_energy_of_the_counts():
     counts gained, F = kT sum (ln N! - N ln V), exactly; and ATP energy = work + heat."""
     sc = _pump_box().with_run(steps=20_000)
     sim = Simulation(sc)
-    before = sim._counts_now()
+    before = sim.compartment_counts()
     pumps = Pumps(sim)
     sim.advance(sc.run.steps, [pumps])
     events = sim.events["pump"]
     assert len(events) > 50
     work = sum(e[5] - e[4] * ATP for e in events)  # kJ/mol
-    gained = sc.kT * (_ideal_free_energy(sim._counts_now(), pumps.volume)
+    gained = sc.kT * (_ideal_free_energy(sim.compartment_counts(), pumps.volume)
                       - _ideal_free_energy(before, pumps.volume))
     assert work == pytest.approx(gained, rel=1e-9, abs=1e-9)
     heat = -sum(e[5] for e in events)

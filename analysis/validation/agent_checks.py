@@ -22,7 +22,8 @@ import numpy as np
 from sim.geometry import Geometry
 from sim.units import MV_PER_KJ_MOL_E, PS_PER_NS, kT as thermal_energy
 
-from analysis.comparison import ghk_from_crossings, permeability_from_crossings
+from analysis.comparison import (crossing_count_se, ghk_from_crossings,
+                                 permeability_from_crossings)
 from analysis.runs import INSIDE, OUTSIDE, Measurements
 from analysis.statistics import analyze_series
 from analysis.theory import ghk_voltage_mV, mullins_noda_mV, nernst_mV
@@ -32,20 +33,6 @@ __all__ = ["AGENT_CHECKS"]
 
 RELAX_NS = 1.0  # ns after a protocol switch left out: V_m relaxes within about 0.5 ns
 MIN_SPECIES_CROSSINGS = 10
-
-
-def _poisson_se(value_of, rel: dict, counts: dict) -> float:
-    """SE (mV) of value_of(permeabilities) when each permeability scales with its
-    crossing count n (Poisson): var = sum_s (dV / d ln P_s)^2 / n_s."""
-    base = value_of(rel)
-    var = 0.0
-    for name, n in counts.items():
-        if n <= 0:
-            return math.nan
-        up = dict(rel)
-        up[name] *= 1.01
-        var += ((value_of(up) - base) / 0.01) ** 2 / n
-    return math.sqrt(var)
 
 
 def _bulk(m: Measurements, k: int, name: str) -> float:
@@ -68,7 +55,7 @@ def check_pump_leak(m: Measurements) -> list[CaseResult]:
     def mn(rel):
         return mullins_noda_mV(rel["K+"], rel["Na+"], c_in, c_out, m.temperature)
     counts = {n: sum(est.crossings[n]) for n in ("K+", "Na+")}
-    r = CaseResult(reference=mn(est.relative), reference_se=_poisson_se(mn, est.relative,
+    r = CaseResult(reference=mn(est.relative), reference_se=crossing_count_se(mn, est.relative,
                                                                           counts),
                    source=f"Mullins and Noda 1963, r = 3/2, P_Na/P_K = "
                           f"{est.relative['Na+'] / est.relative['K+']:.3g} from the "
@@ -160,7 +147,7 @@ def check_sodium_channels_open(m: Measurements) -> list[CaseResult]:
     if all(p > 0 for p in perm.values()):
         def ghk(rel):
             return ghk_voltage_mV(rel, c_in, c_out, val, m.temperature)
-        r.reference, r.reference_se = ghk(perm), _poisson_se(ghk, perm, counts)
+        r.reference, r.reference_se = ghk(perm), crossing_count_se(ghk, perm, counts)
     r.count, r.min_count = min(counts.values()), MIN_SPECIES_CROSSINGS
     r.n_eff, r.min_n_eff = float(stats.n_effective), 20
     r.notes.append("crossings in the window: " + ", ".join(f"{x} {c}"

@@ -19,7 +19,8 @@ import numpy as np
 from sim.units import PS_PER_NS, thermal_voltage_mV
 
 from analysis.capacitance import capacitance_theory, measured_capacitance
-from analysis.comparison import compare, ghk_from_crossings, permeability_from_crossings
+from analysis.comparison import (compare, crossing_count_se, ghk_from_crossings,
+                                 permeability_from_crossings)
 from analysis.runs import INSIDE, OUTSIDE, Measurements
 from analysis.selectivity import (crossing_dispersion, pore_occupancy, resistance_model,
                                   shared_channel)
@@ -210,22 +211,13 @@ def check_donnan(m):
 
 
 def _ghk_se(m: Measurements, est) -> float:
-    """SE of the GHK voltage from Poisson errors of the crossing counts (mV): each species'
-    permeability scales with its count n, so dV = sum_s (dV/d ln P_s)^2 / n_s."""
+    """SE of the GHK voltage from Poisson errors of the crossing counts (mV)."""
     names = list(est.relative)
     c_in = {n: m.bulk_mM[INSIDE, m.species_names.index(n)].mean for n in names}
     c_out = {n: m.bulk_mM[OUTSIDE, m.species_names.index(n)].mean for n in names}
     val = {n: m.valences[m.species_names.index(n)] for n in names}
-    var = 0.0
-    for n in names:
-        count = sum(est.crossings[n])
-        if count <= 0:
-            return math.nan
-        up = dict(est.relative)
-        up[n] *= 1.01
-        dv = (ghk_voltage_mV(up, c_in, c_out, val, m.temperature) - est.value_mV) / 0.01
-        var += dv ** 2 / count
-    return math.sqrt(var)
+    return crossing_count_se(lambda rel: ghk_voltage_mV(rel, c_in, c_out, val, m.temperature),
+                             est.relative, {n: sum(est.crossings[n]) for n in names})
 
 
 def check_resting_potential(m):
