@@ -94,10 +94,7 @@ def _pump_box(**pump):
 def test_a_pump_visits_its_states_with_the_exact_stationary_weights():
     """The embedded chain of the pump's transitions, from the counts' thermodynamics."""
     sc = _pump_box()
-    sim = Simulation(sc)
-    initial = sim.compartment_counts()
-    pumps = Pumps(sim)
-    sim.advance(sc.run.steps, [pumps])
+    sim, pumps, initial = _run_pumps(sc)
     events = sim.events["pump"]
     assert len(events) > 2000
     names = [s.name for s in sc.species]
@@ -137,6 +134,15 @@ def test_a_pump_visits_its_states_with_the_exact_stationary_weights():
     # resolved: ATP moves the stall off the start (h = 0) by many standard errors, so a
     # pump that ignored ATP, or got its sign wrong, would fail
     assert abs(expected) > 6 * se, (expected, se)
+
+
+def _run_pumps(sc):
+    """(simulation, its Pumps, the counts it started with) after sc's steps."""
+    sim = Simulation(sc)
+    initial = sim.compartment_counts()
+    pumps = Pumps(sim)
+    sim.advance(sc.run.steps, [pumps])
+    return sim, pumps, initial
 
 
 def _ideal_free_energy(counts, volume):
@@ -234,10 +240,7 @@ def test_the_ledger_balances_against_the_free_energy_of_the_counts():
     ions (the sum over its half-cycles of dG - atp dG_ATP) is the ideal free energy the
     counts gained, F = kT sum (ln N! - N ln V), exactly; and ATP energy = work + heat."""
     sc = _pump_box().with_run(steps=20_000)
-    sim = Simulation(sc)
-    before = sim.compartment_counts()
-    pumps = Pumps(sim)
-    sim.advance(sc.run.steps, [pumps])
+    sim, pumps, before = _run_pumps(sc)
     events = sim.events["pump"]
     assert len(events) > 50
     work = sum(e[5] - e[4] * ATP for e in events)  # kJ/mol
