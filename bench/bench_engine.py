@@ -1,7 +1,8 @@
 """Engine benchmarks; prints one JSON object.
 
     python bench/bench_engine.py [--sizes 1000 10000 100000] [--electrostatics off|ewald]
-                                 [--particle-steps 2e6] [--flagship [--flagship-replicas N]]
+                                 [--particle-steps 2e6] [--flagship [--flagship-replicas N]
+                                 [--flagship-scenario FILE]]
                                  [--no-startup]
 
 - particle-steps per second of the full step (forces + Brownian step + walls) for a bulk
@@ -90,9 +91,13 @@ def startup_times(electrostatics: str) -> dict:
 TARGET_MERIT = 5.0 * 3.0 ** 0.5  # mV min^1/2: issue 15's 5 mV in 3 minutes
 
 
-def flagship(replicas: str = "auto") -> dict:
+FLAGSHIP = ROOT / "scenarios" / "potassium.yaml"
+
+
+def flagship(replicas: str = "auto", scenario: Path = FLAGSHIP) -> dict:
     """The flagship as the README runs it, timed from the command's start (start-up, every
-    replica, pooling), and its figure of merit SE x sqrt(wall minutes)."""
+    replica, pooling), and its figure of merit SE x sqrt(wall minutes). scenario: another
+    file run the same way (an earlier version of the flagship, for a before/after pair)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "potassium"
         extra = [] if replicas == "1" else ["--replicas", replicas]
@@ -100,7 +105,7 @@ def flagship(replicas: str = "auto") -> dict:
         # as the README runs it (not --quiet: a replica run pools only when it reports),
         # its printout kept off this script's JSON
         subprocess.check_call([sys.executable, "-m", "sim", "run",
-                               str(ROOT / "scenarios" / "potassium.yaml"), "--out", str(out),
+                               str(scenario), "--out", str(out),
                                *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
         if extra:
@@ -111,7 +116,7 @@ def flagship(replicas: str = "auto") -> dict:
                 "membrane_potential_mV", {})
             mean, se, n = vm.get("mean"), vm.get("sem"), 1
     merit = se * (wall / 60.0) ** 0.5 if se is not None else None
-    return {"flagship_replicas": n, "flagship_wall_s": round(wall, 1),
+    return {"flagship_scenario": str(scenario), "flagship_replicas": n, "flagship_wall_s": round(wall, 1),
             "flagship_V_m_mV": mean, "flagship_V_m_se_mV": se,
             "flagship_merit_mV_sqrt_min": merit, "flagship_target_merit": TARGET_MERIT}
 
@@ -125,6 +130,8 @@ def main():
     p.add_argument("--flagship", action="store_true")
     p.add_argument("--flagship-replicas", default="auto",
                    help="replicas of the flagship run (auto: one per core, as the README)")
+    p.add_argument("--flagship-scenario", type=Path, default=FLAGSHIP,
+                   help="run this file instead of scenarios/potassium.yaml (before/after)")
     p.add_argument("--no-startup", action="store_true")
     args = p.parse_args()
     import numba
@@ -137,7 +144,7 @@ def main():
         steps = max(10, int(args.particle_steps / n))
         result["throughput"].append(throughput(n, args.electrostatics, steps))
     if args.flagship:
-        result.update(flagship(args.flagship_replicas))
+        result.update(flagship(args.flagship_replicas, args.flagship_scenario))
     print(json.dumps(result, indent=2))
 
 

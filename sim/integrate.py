@@ -267,19 +267,24 @@ def bd_step(ions, force, mob, noise, g, step, max_drift, event_from, status):
             status[i] |= bad
             n_errors += 1
             continue
-        xn, yn, zn, rejected = confine(pos[i, 0], pos[i, 1], pos[i, 2], xn, yn, zn, s, a, i,
-                                       ions.last_channel, g, noise, step)
-        if rejected:
-            n_rejected += 1
+        # Most ions are in open water before and after: confine and detect_crossing would
+        # do nothing for them, and calling them costs more than the whole free step (the
+        # geometry record travels by value, with a reference count per array).
+        if membrane_at(zn, a, g) >= 0 or membrane_at(pos[i, 2], a, g) >= 0:
+            xn, yn, zn, rejected = confine(pos[i, 0], pos[i, 1], pos[i, 2], xn, yn, zn, s,
+                                           a, i, ions.last_channel, g, noise, step)
+            if rejected:
+                n_rejected += 1
         xn = wrap(xn, g.box[0])
         yn = wrap(yn, g.box[1])
         zn = wrap(zn, g.box[2])
         pos[i, 0] = xn
         pos[i, 1] = yn
         pos[i, 2] = zn
-        crossed, flag = detect_crossing(i, xn, yn, zn, s, a, ions, g, event_from)
-        n_events += crossed
-        if flag:
-            status[i] |= flag
-            n_errors += 1
+        if membrane_at(zn, a, g) >= 0 or compartment_at(zn, g) != ions.comp[i]:
+            crossed, flag = detect_crossing(i, xn, yn, zn, s, a, ions, g, event_from)
+            n_events += crossed
+            if flag:
+                status[i] |= flag
+                n_errors += 1
     return n_events, n_errors, n_rejected
