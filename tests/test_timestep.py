@@ -41,3 +41,20 @@ def test_default_step_gives_the_small_step_diffusion():
     d, e = _diffusion(DT_PS, 300.0)
     assert abs(d - d_ref) < 3 * (e ** 2 + e_ref ** 2) ** 0.5, (d, e, d_ref, e_ref)
     assert 0.9 < d < 1.02  # crowding slows diffusion a little; never faster than free
+
+
+def test_held_smooth_forces_drift_from_the_first_step():
+    """bench/mts_drift.py, the measurement behind keeping multiple time stepping out: the
+    smooth forces are exactly themselves at lag 0 and have moved after one step (the ions
+    diffuse 0.02 nm a step); the membrane term drifts most, since an ion entering a pore's
+    low-dielectric slab changes its force abruptly."""
+    from bench.mts_drift import measure as drift
+    sc = load_scenario(library.path("potassium"))
+    _, names, d2, largest = drift(sc, origins=2, lags=3, spacing=20, warmup=200)
+    assert names == ["reciprocal", "membrane_dielectric"]
+    assert (d2[:, 0, :] == 0).all()
+    assert (d2[:, 1:, :] > 0).all()
+    mean = d2.mean(axis=0)
+    # |F(x_2) - F(x_0)| grows with the lag (diffusive: about sqrt(2) times the first step's)
+    assert mean[2, 0] > mean[1, 0]
+    assert (largest > 0).all()
