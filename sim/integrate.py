@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+import numpy as np
 from numba import njit, prange
 
 from .geometry import compartment_at, membrane_at, pore_at
@@ -258,7 +259,10 @@ def bd_step(ions, force, mob, noise, g, step, max_drift, event_from, status):
     n_errors = 0
     n_rejected = 0
     pos = ions.pos
-    for i in prange(pos.shape[0]):
+    for k in prange(pos.shape[0]):
+        # prange hands the loop body an unsigned index; the helpers would be compiled for it
+        # and again for the signed one of the typing pass (3.5 s more of a cold start)
+        i = np.int64(k)
         s = ions.species[i]
         a = g.species_radius[s]
         event_from[i] = -1
