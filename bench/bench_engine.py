@@ -116,7 +116,8 @@ def flagship(replicas: str = "auto", scenario: Path = FLAGSHIP) -> dict:
                 "membrane_potential_mV", {})
             mean, se, n = vm.get("mean"), vm.get("sem"), 1
     merit = se * (wall / 60.0) ** 0.5 if se is not None else None
-    return {"flagship_scenario": str(scenario), "flagship_replicas": n, "flagship_wall_s": round(wall, 1),
+    return {"flagship_scenario": str(scenario), "flagship_replicas": n,
+            "flagship_wall_s": round(wall, 1),
             "flagship_V_m_mV": mean, "flagship_V_m_se_mV": se,
             "flagship_merit_mV_sqrt_min": merit, "flagship_target_merit": TARGET_MERIT}
 

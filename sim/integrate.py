@@ -261,7 +261,7 @@ def bd_step(ions, force, mob, noise, g, step, max_drift, event_from, status):
     pos = ions.pos
     for k in prange(pos.shape[0]):
         # prange hands the loop body an unsigned index; the helpers would be compiled for it
-        # and again for the signed one of the typing pass (3.5 s more of a cold start)
+        # and again for the signed one of the typing pass (about 5 s more of a cold start)
         i = np.int64(k)
         s = ions.species[i]
         a = g.species_radius[s]
@@ -272,8 +272,8 @@ def bd_step(ions, force, mob, noise, g, step, max_drift, event_from, status):
             n_errors += 1
             continue
         # Most ions are in open water before and after: confine and detect_crossing would
-        # do nothing for them, and calling them costs more than the whole free step (the
-        # geometry record travels by value, with a reference count per array).
+        # return them unchanged, and the two calls cost as much as the free step itself
+        # (the flagship's 306 ions: 117 us per step with them, 57 us without).
         if membrane_at(zn, a, g) >= 0 or membrane_at(pos[i, 2], a, g) >= 0:
             xn, yn, zn, rejected = confine(pos[i, 0], pos[i, 1], pos[i, 2], xn, yn, zn, s,
                                            a, i, ions.last_channel, g, noise, step)
