@@ -66,13 +66,15 @@ def measure(scenario, origins: int, lags: int, spacing: int = 100, warmup: int =
     largest = np.zeros(len(terms))
     for o in range(origins):
         ref = term_forces(sim, terms)
+        ref_sum = sum(ref)
         for k in range(1, lags):
             sim.advance(1)
             now = term_forces(sim, terms)
-            coulomb = sum(now)
+            now_sum = sum(now)
+            coulomb = now_sum.copy()
             real.compute(sim.ions.pos, coulomb)
             norm2 = np.mean(np.sum(coulomb ** 2, axis=1))
-            diffs = [a - b for a, b in zip(now, ref)] + [sum(now) - sum(ref)]
+            diffs = [a - b for a, b in zip(now, ref)] + [now_sum - ref_sum]
             for j, d in enumerate(diffs):
                 per_ion = np.sum(d ** 2, axis=1)
                 d2[o, k, j] = per_ion.mean() / norm2
