@@ -71,7 +71,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from .ewald import bspline_moduli
 from .short_range import default_skin
@@ -126,180 +125,142 @@ class EwaldParameters:
 # --------------------------------------------------------------------------------------------
 # reciprocal-space error kernels
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
 def _sinc_pow(x, n):
-    if abs(x) < 1e-12:
-        return 1.0
-    return (math.sin(x) / x) ** n
+    """(sin x / x)^n elementwise, 1 at x = 0."""
+    small = np.abs(x) < 1e-12
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 1.0, np.sin(safe) / safe) ** n
 
 
-@njit(cache=True)
-def _dim_factors(k, h, n, out):
-    """Per-dimension aliasing sums at wavenumber k (mesh spacing h, spline order n).
+def _dim_factors(k, h, n):
+    """Per-dimension aliasing sums at the wavenumbers k (mesh spacing h, spline order n).
 
-    out[0] = sum_m W^2, out[1] = sum_m k_m^2 W^2, out[2] = sum_m W (even-order Euler
-    factor: |b|^-2 = (sum_m W)^2), out[3 + 2 s] = P(s) + P(-s) and out[4 + 2 s] =
+    k and h broadcast together; the result has their shape plus a last axis of 7:
+    [..., 0] = sum_m W^2, [..., 1] = sum_m k_m^2 W^2, [..., 2] = sum_m W (even-order Euler
+    factor: |b|^-2 = (sum_m W)^2), [..., 3 + 2 s] = P(s) + P(-s) and [..., 4 + 2 s] =
     R(s) - R(-s) for s = 0, 1 with P(s) = sum_m W(k_m) W(k_{m+s}),
     R(s) = sum_m k_{m+s} W(k_m) W(k_{m+s}) (sign-symmetrised for the +-k octant sum).
     """
     g = 2.0 * math.pi / h
-    for i in range(7):
-        out[i] = 0.0
+    k = k + 0.0 * h
+    out = np.zeros(k.shape + (7,))
     for m in range(-_N_ALIAS, _N_ALIAS + 1):
         km = k + g * m
         wm = _sinc_pow(0.5 * km * h, n)
-        out[0] += wm * wm
-        out[1] += km * km * wm * wm
-        out[2] += wm
+        out[..., 0] += wm * wm
+        out[..., 1] += km * km * wm * wm
+        out[..., 2] += wm
         for s in range(2):
             kp = km + g * s
             kn = km - g * s
             wp = _sinc_pow(0.5 * kp * h, n)
             wn = _sinc_pow(0.5 * kn * h, n)
-            out[3 + 2 * s] += wm * wp + wm * wn
-            out[4 + 2 * s] += kp * wm * wp - kn * wm * wn
+            out[..., 3 + 2 * s] += wm * wp + wm * wn
+            out[..., 4 + 2 * s] += kp * wm * wp - kn * wm * wn
+    return out
 
 
-@njit(cache=True)
-def _point(kx, ky, kz, weight, hx, hy, hz, n, alpha, bmod, use_bmod, fx, fy, fz, acc):
-    """Pair-error integrand and self-force coefficients at one (k >= 0 octant) point."""
+def _on_grid(values, d):
+    """values (batch, n_d) as (batch, n_1, n_2, n_3) with n_e = 1 for e != d."""
+    shape = [values.shape[0], 1, 1, 1]
+    shape[1 + d] = values.shape[1]
+    return values.reshape(shape)
+
+
+def _octant_sums(ks, h, n, alpha, weight, euler):
+    """(Q_pair, sum_n |c_n|^2), arrays over a batch, from the k >= 0 octant grid.
+
+    ks: three arrays (batch, n_d) of wavenumbers (nm^-1) per dimension; h: (batch, 3) mesh
+    spacings (nm); weight (batch, n_1, n_2, n_3) the quadrature weight of each grid point
+    (nm^-3); euler the SPME Euler factor |b(k)|^2 on that grid, or None for the smooth
+    even-order form 1 / (sum_m W)^2.  The k = 0 point is left out (neutralising background).
+    """
+    f = [_dim_factors(ks[d], h[:, d:d + 1], n) for d in range(3)]
+    # col[d][c]: factor c of dimension d, shaped to broadcast over the grid
+    col = [[_on_grid(f[d][..., c], d) for c in range(7)] for d in range(3)]
+    kx, ky, kz = (_on_grid(ks[d], d) for d in range(3))
+    hx, hy, hz = (h[:, d].reshape(-1, 1, 1, 1) for d in range(3))
     inv4a2 = 1.0 / (4.0 * alpha * alpha)
     ksq = kx * kx + ky * ky + kz * kz
-    if ksq == 0.0:
-        return
-    if use_bmod:
-        euler = bmod
-    else:
-        a = fx[2] * fy[2] * fz[2]
-        euler = 1.0 / (a * a)
-    g = 4.0 * math.pi / ksq * math.exp(-ksq * inv4a2) * euler
-    s0 = fx[0] * fy[0] * fz[0]
-    s1 = fx[1] * fy[0] * fz[0] + fx[0] * fy[1] * fz[0] + fx[0] * fy[0] * fz[1]
-    t1 = 0.0
-    t2 = 0.0
-    gx = 2.0 * math.pi / hx
-    gy = 2.0 * math.pi / hy
-    gz = 2.0 * math.pi / hz
-    for a in range(-_N_ALIAS_PHI, _N_ALIAS_PHI + 1):
-        qx = kx + gx * a
+    live = ksq > 0.0
+    if euler is None:
+        euler = 1.0 / (col[0][2] * col[1][2] * col[2][2]) ** 2
+    g = np.where(live, 4.0 * math.pi / np.where(live, ksq, 1.0) * np.exp(-ksq * inv4a2), 0.0)
+    g = g * euler
+    s0 = col[0][0] * col[1][0] * col[2][0]
+    s1 = (col[0][1] * col[1][0] * col[2][0] + col[0][0] * col[1][1] * col[2][0]
+          + col[0][0] * col[1][0] * col[2][1])
+    t1 = np.zeros(ksq.shape)
+    t2 = np.zeros(ksq.shape)
+    shifts = range(-_N_ALIAS_PHI, _N_ALIAS_PHI + 1)
+    for a in shifts:
+        qx = kx + 2.0 * math.pi / hx * a
         wx = _sinc_pow(0.5 * qx * hx, n)
-        for b in range(-_N_ALIAS_PHI, _N_ALIAS_PHI + 1):
-            qy = ky + gy * b
+        for b in shifts:
+            qy = ky + 2.0 * math.pi / hy * b
             wy = _sinc_pow(0.5 * qy * hy, n)
-            for c in range(-_N_ALIAS_PHI, _N_ALIAS_PHI + 1):
-                qz = kz + gz * c
-                q2 = qx * qx + qy * qy + qz * qz
-                ph = 4.0 * math.pi / q2 * math.exp(-q2 * inv4a2)
+            for c in shifts:
+                qz = kz + 2.0 * math.pi / hz * c
                 wz = _sinc_pow(0.5 * qz * hz, n)
-                w2 = (wx * wy * wz) ** 2
+                q2 = qx * qx + qy * qy + qz * qz
+                ph = 4.0 * math.pi / np.where(q2 > 0.0, q2, 1.0) * np.exp(-q2 * inv4a2)
                 t2 += q2 * ph * ph
-                t1 += q2 * w2 * ph
-    acc[0] += weight * (g * g * s0 * s1 - 2.0 * g * t1 + t2)
-    # self-force coefficients: component d needs n_d = +-1 (the n_d = 0 term is odd in k_d)
-    idx = 1
-    for sx in range(2):
-        for sy in range(2):
-            for sz in range(2):
-                if sx == 1:
-                    acc[idx] += weight * g * fx[4 + 2 * sx] * fy[3 + 2 * sy] * fz[3 + 2 * sz]
-                idx += 1
-                if sy == 1:
-                    acc[idx] += weight * g * fx[3 + 2 * sx] * fy[4 + 2 * sy] * fz[3 + 2 * sz]
-                idx += 1
-                if sz == 1:
-                    acc[idx] += weight * g * fx[3 + 2 * sx] * fy[3 + 2 * sy] * fz[4 + 2 * sz]
-                idx += 1
+                t1 += q2 * (wx * wy * wz) ** 2 * ph
+    pair = np.where(live, g * g * s0 * s1 - 2.0 * g * t1 + t2, 0.0)
+    grid_axes = (1, 2, 3)
+    q_pair = 8.0 * np.sum(weight * pair, axis=grid_axes)
+    # self-force coefficients c_n for |n_d| in {0, 1}: component d needs n_d = +-1 (the
+    # n_d = 0 term is odd in k_d); the 2^(number of nonzero n_d) sign choices of n have
+    # equal |c_n|^2
+    wg = weight * g
+    q_self = np.zeros(q_pair.shape)
+    for s in np.ndindex(2, 2, 2):
+        for d in range(3):
+            if s[d] != 1:
+                continue
+            x, y, z = (col[e][4 + 2 * s[e]] if e == d else col[e][3 + 2 * s[e]]
+                       for e in range(3))
+            coef = np.sum(wg * x * y * z, axis=grid_axes)
+            q_self += coef * coef * 2.0 ** sum(s)
+    return q_pair, q_self
 
 
-@njit(cache=True)
-def _self_sum(acc, multiplicity):
-    """sum_n |c_n|^2 from the accumulated (symmetrised) coefficients."""
-    total = 0.0
-    idx = 1
-    for sx in range(2):
-        for sy in range(2):
-            for sz in range(2):
-                # each symmetrised coefficient stands for the n with the given |n_d|;
-                # the 2^(number of nonzero n_d) sign choices have equal |c_n|^2
-                nz = sx + sy + sz
-                for _ in range(3):
-                    total += acc[idx] ** 2 * multiplicity[nz]
-                    idx += 1
-    return total
-
-
-@njit(cache=True)
-def _error_continuum(alpha, h, n, nodes, weights):
+def _error_continuum(alpha, h, n):
     """(Q_pair, sum_n |c_n|^2) by Gauss-Legendre over the octant k_d in [0, pi/h_d].
 
+    h: (batch, 3) mesh spacings, nm; returns two arrays over the batch.
     (1/V) sum_k -> (2 pi)^-3 integral over the Brillouin zone = 8 x the octant integral for
     the (even) pair integrand; the symmetrised self-force integrands are already summed over
     the sign of every k_d, so their octant integral is the full one.
     """
-    hx, hy, hz = h[0], h[1], h[2]
-    nq = nodes.shape[0]
-    fx = np.empty((nq, 7))
-    fy = np.empty((nq, 7))
-    fz = np.empty((nq, 7))
-    kxs = np.empty(nq)
-    kys = np.empty(nq)
-    kzs = np.empty(nq)
-    for i in range(nq):
-        t = 0.5 * (nodes[i] + 1.0)
-        kxs[i] = t * math.pi / hx
-        kys[i] = t * math.pi / hy
-        kzs[i] = t * math.pi / hz
-        _dim_factors(kxs[i], hx, n, fx[i])
-        _dim_factors(kys[i], hy, n, fy[i])
-        _dim_factors(kzs[i], hz, n, fz[i])
-    acc = np.zeros(25)
-    jac = (0.5 * math.pi / hx) * (0.5 * math.pi / hy) * (0.5 * math.pi / hz)
-    for i in range(nq):
-        for j in range(nq):
-            for k in range(nq):
-                w = weights[i] * weights[j] * weights[k] * jac / (8.0 * math.pi ** 3)
-                _point(kxs[i], kys[j], kzs[k], w, hx, hy, hz, n, alpha, 0.0, False,
-                       fx[i], fy[j], fz[k], acc)
-    mult = np.array([1.0, 2.0, 4.0, 8.0])
-    return 8.0 * acc[0], _self_sum(acc, mult)
+    h = np.asarray(h, dtype=np.float64)
+    nodes, weights = np.polynomial.legendre.leggauss(_GL_NODES)
+    t = 0.5 * (nodes + 1.0)
+    ks = [t[None, :] * math.pi / h[:, d:d + 1] for d in range(3)]
+    jac = np.prod(0.5 * math.pi / h, axis=1).reshape(-1, 1, 1, 1)
+    w3 = np.multiply.outer(np.multiply.outer(weights, weights), weights)
+    return _octant_sums(ks, h, n, alpha, w3[None] * jac / (8.0 * math.pi ** 3), None)
 
 
-@njit(cache=True)
-def _error_discrete(box, mesh, alpha, n, bx, by, bz):
+def _error_discrete(box, mesh, alpha, n, bmods):
     """(Q_pair, sum_n |c_n|^2) as the exact sum over the mesh frequencies (1/V) sum_k.
 
+    bmods: per dimension, the Euler factors |b(m)|^2 of the frequencies m = 0..K/2.
     Frequencies 0..K/2 per dimension with the k <-> -k symmetry folded in: weight 2 for the
     pair integrand and 1 for the symmetrised self-force integrand, halved at k_d = 0 and at
     the Nyquist frequency (their own mirror images).
     """
-    k1, k2, k3 = mesh[0], mesh[1], mesh[2]
-    hx, hy, hz = box[0] / k1, box[1] / k2, box[2] / k3
-    volume = box[0] * box[1] * box[2]
-    fx = np.empty(7)
-    fy = np.empty(7)
-    fz = np.empty(7)
-    acc = np.zeros(25)
-    for m1 in range(k1 // 2 + 1):
-        w1 = 0.5 if (m1 == 0 or 2 * m1 == k1) else 1.0
-        kx = 2.0 * math.pi * m1 / box[0]
-        _dim_factors(kx, hx, n, fx)
-        for m2 in range(k2 // 2 + 1):
-            w2 = 0.5 if (m2 == 0 or 2 * m2 == k2) else 1.0
-            ky = 2.0 * math.pi * m2 / box[1]
-            _dim_factors(ky, hy, n, fy)
-            for m3 in range(k3 // 2 + 1):
-                w3 = 0.5 if (m3 == 0 or 2 * m3 == k3) else 1.0
-                kz = 2.0 * math.pi * m3 / box[2]
-                _dim_factors(kz, hz, n, fz)
-                w = w1 * w2 * w3 / volume
-                _point(kx, ky, kz, w, hx, hy, hz, n, alpha, bx[m1] * by[m2] * bz[m3], True,
-                       fx, fy, fz, acc)
-    mult = np.array([1.0, 2.0, 4.0, 8.0])
-    return 8.0 * acc[0], _self_sum(acc, mult)
-
-
-def _gauss_legendre():
-    return np.polynomial.legendre.leggauss(_GL_NODES)
+    ks, fold = [], []
+    for d in range(3):
+        m = np.arange(int(mesh[d]) // 2 + 1)
+        ks.append((2.0 * math.pi * m / box[d])[None, :])
+        fold.append(np.where((m == 0) | (2 * m == int(mesh[d])), 0.5, 1.0)[None, :])
+    weight = _on_grid(fold[0], 0) * _on_grid(fold[1], 1) * _on_grid(fold[2], 2)
+    euler = (_on_grid(bmods[0][None, :], 0) * _on_grid(bmods[1][None, :], 1)
+             * _on_grid(bmods[2][None, :], 2))
+    h = (box / mesh)[None, :]
+    q_pair, q_self = _octant_sums(ks, h, n, alpha, weight / float(np.prod(box)), euler)
+    return float(q_pair[0]), float(q_self[0])
 
 
 def reciprocal_error_terms(box, mesh, alpha, order):
@@ -308,9 +269,9 @@ def reciprocal_error_terms(box, mesh, alpha, order):
     mesh_arr = np.asarray(mesh, dtype=np.int64)
     if int(np.prod(mesh_arr)) <= _DISCRETE_MAX_MESH or order % 2 == 1:
         bmods = [bspline_moduli(int(k), order)[: int(k) // 2 + 1] for k in mesh_arr]
-        return _error_discrete(box, mesh_arr, float(alpha), int(order), *bmods)
-    nodes, weights = _gauss_legendre()
-    return _error_continuum(float(alpha), box / mesh_arr, int(order), nodes, weights)
+        return _error_discrete(box, mesh_arr, float(alpha), int(order), bmods)
+    q_pair, q_self = _error_continuum(float(alpha), (box / mesh_arr)[None, :], int(order))
+    return float(q_pair[0]), float(q_self[0])
 
 
 @functools.lru_cache(maxsize=None)
@@ -319,11 +280,7 @@ def _error_table(order):
 
     Scaling: Q_pair(alpha, h) = alpha g_pair(alpha h), sum|c|^2 = alpha^4 g_self(alpha h).
     """
-    nodes, weights = _gauss_legendre()
-    pair = np.empty(len(_TABLE_X))
-    selff = np.empty(len(_TABLE_X))
-    for i, x in enumerate(_TABLE_X):
-        pair[i], selff[i] = _error_continuum(1.0, np.array([x, x, x]), order, nodes, weights)
+    pair, selff = _error_continuum(1.0, np.repeat(_TABLE_X[:, None], 3, axis=1), order)
     # coarser meshes are never more accurate: enforce monotonicity against quadrature noise
     return np.maximum.accumulate(np.maximum(pair, 1e-300)), np.maximum.accumulate(
         np.maximum(selff, 1e-300))
