@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compile_ahead import StepCompiler
 from .forces.short_range import ShortRangeForces
 from .forces.term import ForceTerm  # noqa: F401 (the protocol of extra_forces)
 from .geometry import Geometry
@@ -169,6 +170,9 @@ class Simulation:
         self._prev_last_channel = np.zeros(n, dtype=np.int64)
         self._has_prev = False  # whether _prev_* hold the state before the last step
         self._reset_noise()
+        # on an empty Numba cache, the step compiles in a second process while this one
+        # compiles the forces (sim.compile_ahead); None when it would not help
+        self._step_compiler = StepCompiler.start(self._step_args(), scenario)
 
     def _initial_placement(self):
         """The scenario's own placement (the Ewald tuner costs the real space on it, so
@@ -267,6 +271,7 @@ class Simulation:
         zero acceptance; `rejected_overlaps` counts them (the run's summary reports it)."""
         ff = self.force_field
         energies = ff.evaluate(self.ions.pos)
+        self._join_step_compiler()
         for _ in range(MAX_OVERLAP_ROUNDS if undo_overlaps else 0):
             moved = ff.overlapping
             if moved is None or not self._has_prev:
@@ -301,9 +306,8 @@ class Simulation:
             self._expected_counts[c[5], c[3]] -= 1
             self._expected_counts[c[6], c[3]] += 1
         self._agent_events = {kind: [] for kind in AGENT_EVENTS}  # new lists (snapshots)
-        n_events, n_errors, n_rejected = bd_step(
-            self._ion_arrays, self.forces, self._mobility, self._noise, self._geometry_arrays,
-            self.step, MAX_DRIFT_PER_STEP, self.event_from, self.status)
+        self._join_step_compiler()
+        n_events, n_errors, n_rejected = bd_step(*self._step_args())
         self.state.step += 1
         self.state.rejected_moves += n_rejected
         if n_errors:
@@ -316,6 +320,18 @@ class Simulation:
                                           int(ions.last_channel[i]), int(self.event_from[i]),
                                           int(ions.comp[i])))
             self.crossings.extend(self._step_events)
+
+    def _step_args(self) -> tuple:
+        return (self._ion_arrays, self.forces, self._mobility, self._noise,
+                self._geometry_arrays, self.step, MAX_DRIFT_PER_STEP, self.event_from,
+                self.status)
+
+    def _join_step_compiler(self):
+        """Wait for the step's compilation in the second process, if one is running: from
+        here on this process may compile functions of its set (sim.compile_ahead)."""
+        if self._step_compiler is not None:
+            self._step_compiler.wait()
+            self._step_compiler = None
 
     def _raise_status(self):
         i = int(np.nonzero(self.status)[0][0])
@@ -335,6 +351,7 @@ class Simulation:
     def check_invariants(self):
         """Ion numbers per species are conserved, the ions in each compartment changed only
         by crossings and pump transfers, and every ion is in an allowed place."""
+        self._join_step_compiler()
         pos = self.ions.pos
         if not np.all(np.isfinite(pos)):
             i = int(np.nonzero(~np.isfinite(pos).all(axis=1))[0][0])
