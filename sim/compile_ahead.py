@@ -77,6 +77,10 @@ def first_ions(step_args: tuple, k: int) -> tuple:
             step, max_drift, head(event_from), head(status))
 
 
+#: The child this process started, while it may still run: one at a time.
+_running = None
+
+
 class StepCompiler:
     """A child process compiling bd_step (and Geometry.allowed) into the Numba cache.
 
@@ -93,6 +97,9 @@ class StepCompiler:
     def start(cls, step_args: tuple, scenario) -> "StepCompiler | None":
         """step_args: bd_step's arguments as the simulation will pass them (copied by the
         pickle); scenario: for the geometry of the invariant check."""
+        global _running
+        if _running is not None and _running._process is not None:
+            return _running  # a second Simulation built before the first one stepped
         if os.environ.get(ENV_SWITCH, "1") == "0" or _cores() < 2 or not step_cache_is_cold():
             return None
         fd, name = tempfile.mkstemp(prefix="ionsim-compile-", suffix=".pkl")
@@ -113,7 +120,8 @@ class StepCompiler:
             os.unlink(name)
             warnings.warn(f"could not start the step compiler ({err}); compiling here")
             return None
-        return cls(process, Path(name), log)
+        _running = cls(process, Path(name), log)
+        return _running
 
     def wait(self) -> None:
         """Block until the child has finished; warn (and let this process compile) if it
