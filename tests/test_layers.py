@@ -62,7 +62,8 @@ LAYERS = (
         "sim.rng", "sim.periodic", "sim.geometry", "sim.system", "sim.integrate",
         "sim.observe", "sim.forces", "sim.forces.*",
         # the force field, the state and the step loop
-        "sim.electrostatics", "sim.simulation", "sim.loop", "sim.threads", "sim.limits",
+        "sim.electrostatics", "sim.compile_ahead", "sim.simulation", "sim.loop", "sim.threads",
+        "sim.limits",
         # the agents between steps
         "sim.agent_rates", "sim.gating", "sim.pumps",
         # the run directory: writers, files, running a scenario into it
@@ -114,12 +115,12 @@ KERNELS = ("sim.forces", "sim.forces.*", "sim.integrate", "sim.geometry", "sim.p
            "sim.rng", "sim.observe", "sim.system")
 
 #: What runs a simulation and writes its directory: no kernel imports it.
-ORCHESTRATION = ("sim.run", "sim.simulation", "sim.loop", "sim.writers", "sim.threads",
-                 "sim.cli", "sim.rundir", "sim.io", "sim.api", "sim.ensemble", "sim.sweep_cli")
+ORCHESTRATION = ("sim.run", "sim.simulation", "sim.compile_ahead", "sim.loop", "sim.writers",
+                 "sim.threads", "sim.cli", "sim.rundir", "sim.io", "sim.api", "sim.ensemble", "sim.sweep_cli")
 
 #: What runs a simulation: analysis and presentation of finished runs import none of it.
-RUN_MACHINERY = ("sim.run", "sim.simulation", "sim.loop", "sim.writers", "sim.threads",
-                 "sim.ensemble")
+RUN_MACHINERY = ("sim.run", "sim.simulation", "sim.compile_ahead", "sim.loop", "sim.writers",
+                 "sim.threads", "sim.ensemble")
 
 NJIT_NAMES = {"njit", "jit", "vectorize", "guvectorize", "stencil", "cfunc"}
 
