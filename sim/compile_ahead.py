@@ -3,22 +3,27 @@
 On an empty Numba cache, a run's start-up is compile time: the force kernels (sim.forces:
 the Verlet list, the pair loops, SPME, the membrane field; 12-15 s on the project's 2-core
 machine) and the step's (sim.integrate.bd_step with its sim.geometry and sim.periodic
-helpers; about 7 s) are compiled one after the other. The two sets share no cached function
-(the one helper both use, sim.periodic.minimum_image, is inlined), so with two cores a child
-process compiles the step's set into the same cache, by taking one step on copies of the
-arrays, while this process compiles the forces; the first force evaluation then waits for
-the child, and bd_step loads what it wrote. The sets being disjoint matters: two processes
+helpers; about 7 s) are compiled one after the other. The step's set shares no cached
+function with the forces' (the one helper both use, sim.periodic.minimum_image, is
+inlined), so with two cores a child process compiles it into the same cache, by taking one
+step on copies of the arrays, while this process compiles the forces. Force terms whose
+kernels serve them alone (ForceTerm.compiles_apart: the membrane's k = 0 field, about 3 s)
+go to the child too, evaluated once at the run's positions. This process waits for the
+child before it evaluates such a term, and after its first force evaluation; bd_step and
+the terms then load what the child wrote. The sets being disjoint matters: two processes
 compiling one function at once race on its cache index (the project has seen a corrupted
-cache from that; sim.ensemble.CompileLock serialises whole runs for the same reason).
+cache from that; sim.ensemble.CompileLock serialises whole runs for the same reason), and
+tests/test_compile_ahead.py walks the kernels' calls to keep them so.
 
 Nothing here changes a result: the child works on copies, and whether it ran or failed,
-bd_step is the same compiled code. It runs only when it can help: the step is not compiled
-in this process yet, its cache holds no index, this process may use two or more cores, and
-IONSIM_COMPILE_AHEAD is not "0". If the child fails, this process compiles the step itself
-(after a warning).
+the compiled code is the same. It runs only when it can help: the step is not compiled in
+this process yet, its cache holds no index, this process may use two or more cores, and
+IONSIM_COMPILE_AHEAD is not "0". If the child fails, this process compiles everything
+itself (after a warning).
 
-The child is ``python -m sim.compile_ahead FILE``, FILE a pickle of bd_step's arguments; it
-is deleted by the parent once the child is done.
+The child is ``python -m sim.compile_ahead FILE``, FILE a pickle of bd_step's arguments
+(for 16 ions), the scenario, the terms and the positions; the parent deletes it once the
+child is done.
 """
 
 from __future__ import annotations
@@ -82,7 +87,8 @@ _running = None
 
 
 class StepCompiler:
-    """A child process compiling bd_step (and Geometry.allowed) into the Numba cache.
+    """A child process compiling bd_step, Geometry.allowed and the terms that compile apart
+    into the Numba cache.
 
     :meth:`start` returns None where it would not help (see the module docstring);
     :meth:`wait` blocks until the child is done. Call it before this process runs anything
@@ -94,9 +100,11 @@ class StepCompiler:
         self._log = log_file
 
     @classmethod
-    def start(cls, step_args: tuple, scenario) -> "StepCompiler | None":
+    def start(cls, step_args: tuple, scenario, terms=()) -> "StepCompiler | None":
         """step_args: bd_step's arguments as the simulation will pass them (copied by the
-        pickle); scenario: for the geometry of the invariant check."""
+        pickle); scenario: for the geometry of the invariant check; terms: force terms
+        whose kernels no other term uses (ForceTerm.compiles_apart), evaluated once in the
+        child at all the ions' positions (the caller waits before evaluating them)."""
         global _running
         if _running is not None and _running._process is not None:
             return _running  # a second Simulation built before the first one stepped
@@ -104,8 +112,8 @@ class StepCompiler:
             return None
         fd, name = tempfile.mkstemp(prefix="ionsim-compile-", suffix=".pkl")
         with os.fdopen(fd, "wb") as f:
-            pickle.dump((first_ions(step_args, SAMPLE_IONS), scenario), f,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((first_ions(step_args, SAMPLE_IONS), scenario, list(terms),
+                         step_args[0].pos), f, protocol=pickle.HIGHEST_PROTOCOL)
         log = tempfile.TemporaryFile()
         # the child imports this very package (a script may have put it first on sys.path)
         root = str(Path(__file__).resolve().parent.parent)
@@ -146,20 +154,23 @@ class StepCompiler:
             self.wait()
 
 
-def compile_step(step_args: tuple, scenario) -> None:
-    """Take one step on these (copied) arguments and check the geometry once: Numba
-    compiles bd_step, Geometry.allowed and their helpers into the cache."""
+def compile_step(step_args: tuple, scenario, terms=(), pos=None) -> None:
+    """Take one step on these (copied) arguments, check the geometry once and evaluate the
+    terms at pos (N, 3) nm: Numba compiles bd_step, Geometry.allowed, the terms' kernels
+    and their helpers into the cache."""
     from .geometry import Geometry
     from .integrate import bd_step
     bd_step(*step_args)
     ions = step_args[0]
     Geometry.from_scenario(scenario).allowed(ions.pos, ions.species)
+    for term in terms:
+        term.compute(pos, np.zeros_like(pos))
 
 
 def main(argv: list[str]) -> int:
     with open(argv[0], "rb") as f:
-        step_args, scenario = pickle.load(f)
-    compile_step(step_args, scenario)
+        step_args, scenario, terms, pos = pickle.load(f)
+    compile_step(step_args, scenario, terms, pos)
     return 0
 
 

@@ -54,6 +54,7 @@ class _ReciprocalTerm(ForceTerm):
 
 class _MembraneTerm(ForceTerm):
     name = "membrane_dielectric"
+    compiles_apart = True  # sim.forces.membrane_field's kernels serve this term alone
 
     def __init__(self, impl: MembraneFieldCorrection, charges):
         self.impl, self.charges = impl, charges

@@ -70,6 +70,16 @@ class ForceField:
         self.pair = next((t.impl for t in self.terms if isinstance(t, PairTerm)), None)
         self.forces = np.zeros((len(species), 3))
         self.energies: dict[str, float] = {}
+        self._compiled_elsewhere = None  # (ids of terms, the wait for them) or None
+
+    def apart(self) -> list:
+        """The terms sim.compile_ahead may compile in its second process."""
+        return [t for t in self.terms if t.compiles_apart]
+
+    def wait_before(self, terms, wait) -> None:
+        """Call wait() before the next evaluation of any of these terms (their kernels are
+        being compiled by another process)."""
+        self._compiled_elsewhere = ({id(t) for t in terms}, wait) if terms else None
 
     @property
     def energy_names(self) -> list[str]:
@@ -80,6 +90,9 @@ class ForceField:
         self.forces[:] = 0.0
         energies = {}
         for term in self.terms:
+            if self._compiled_elsewhere is not None and id(term) in self._compiled_elsewhere[0]:
+                self._compiled_elsewhere[1]()
+                self._compiled_elsewhere = None
             energies.update(term.compute(pos, self.forces))
         self.energies = energies
         return energies
@@ -172,7 +185,10 @@ class Simulation:
         self._reset_noise()
         # on an empty Numba cache, the step compiles in a second process while this one
         # compiles the forces (sim.compile_ahead); None when it would not help
-        self._step_compiler = StepCompiler.start(self._step_args(), scenario)
+        apart = self.force_field.apart()
+        self._step_compiler = StepCompiler.start(self._step_args(), scenario, apart)
+        if self._step_compiler is not None:
+            self.force_field.wait_before(apart, self._join_step_compiler)
 
     def _initial_placement(self):
         """The scenario's own placement (the Ewald tuner costs the real space on it, so

@@ -1,7 +1,7 @@
-"""The step's kernels compiled in a second process on an empty cache (sim.compile_ahead):
-the two processes' sets of cached functions are disjoint, the run's own process then loads
-bd_step instead of compiling it, the trajectory is the one a warm cache gives, and a failed
-child only costs a warning."""
+"""The step's kernels (and the membrane field's) compiled in a second process on an empty
+cache (sim.compile_ahead): the two processes' sets of cached functions are disjoint, the
+run's own process then loads them instead of compiling them, the trajectory is the one a
+warm cache gives, and a failed child only costs a warning."""
 
 import inspect
 import json
@@ -27,8 +27,11 @@ from sim.run import Simulation
 from tests.scenario_factory import scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The force kernels the run's own process compiles, and those of the terms that compile
+#: apart (ForceTerm.compiles_apart: the membrane's k = 0 field), in the child
 FORCE_MODULES = (sim.forces.cells, sim.forces.ewald, sim.forces.insertion,
-                 sim.forces.membrane_field, sim.forces.neighbours, sim.forces.short_range)
+                 sim.forces.neighbours, sim.forces.short_range)
+APART_MODULES = (sim.forces.membrane_field,)
 
 
 def _code_names(code) -> set:
@@ -63,8 +66,12 @@ def reachable(roots) -> set:
     return {k for k, d in seen.items() if d.targetoptions.get("inline") != "always"}
 
 
+def dispatchers(modules) -> list:
+    return [v for m in modules for v in vars(m).values() if isinstance(v, CPUDispatcher)]
+
+
 def force_roots() -> list:
-    roots = [v for m in FORCE_MODULES for v in vars(m).values() if isinstance(v, CPUDispatcher)]
+    roots = dispatchers(FORCE_MODULES)
     for order in (4, 6):  # the SPME kernels made per spline order
         roots += [v for v in sim.forces.ewald.stencil_kernels(order)
                   if isinstance(v, CPUDispatcher)]
@@ -75,10 +82,19 @@ def test_the_two_processes_compile_disjoint_sets():
     step_set = reachable([integrate.bd_step, geometry._allowed_all])
     assert ("sim.integrate", "bd_step") in step_set
     assert ("sim.geometry", "pore_at") in step_set  # the walk follows calls
+    apart_set = reachable(dispatchers(APART_MODULES))
+    assert ("sim.forces.membrane_field", "_correction") in apart_set
     force_set = reachable(force_roots())
     assert ("sim.forces.short_range", "owned_pair_forces") in force_set
-    assert not step_set & force_set, sorted(step_set & force_set)
+    child = step_set | apart_set
+    assert not child & force_set, sorted(child & force_set)
     assert not any(module.startswith("sim.forces") for module, _ in step_set)
+
+
+def test_only_the_membrane_term_compiles_apart():
+    sim = Simulation(scenario(electrostatics={"method": "ewald"}))
+    assert [t.name for t in sim.force_field.apart()] == ["membrane_dielectric"]
+    assert all(t.__module__ == "sim.electrostatics" for t in sim.force_field.apart())
 
 
 def test_reachable_sees_a_shared_helper():
@@ -133,7 +149,7 @@ COLD_RUN = textwrap.dedent("""
     event.register("numba:compile", Listener())
     from sim.run import Simulation
     from tests.scenario_factory import scenario
-    sim = Simulation(scenario())
+    sim = Simulation(scenario(electrostatics={"method": "ewald"}))
     started = sim._step_compiler is not None
     sim.advance(3)
     np.save(sys.argv[1], sim.ions.pos)
@@ -150,8 +166,9 @@ def test_cold_start_compiles_the_step_in_the_child(tmp_path):
                          env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["started"]
-    assert "bd_step" not in report["compiled"] and "pore_at" not in report["compiled"]
+    for child_compiled in ("bd_step", "pore_at", "_correction"):
+        assert child_compiled not in report["compiled"]
     assert "owned_pair_forces" in report["compiled"]  # the parent compiled the forces
-    warm = Simulation(scenario())
+    warm = Simulation(scenario(electrostatics={"method": "ewald"}))
     warm.advance(3)
     assert np.array_equal(np.load(tmp_path / "pos.npy"), warm.ions.pos)

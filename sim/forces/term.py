@@ -8,6 +8,9 @@ class ForceTerm:
     and returns the energies (kJ/mol) by name; `energy_names` lists those names, so that the
     observables can be declared before the first evaluation."""
     name = "force"
+    #: Whether sim.compile_ahead may compile this term's kernels in its second process: true
+    #: only for a term whose compiled functions no other term and not the step use.
+    compiles_apart = False
 
     @property
     def energy_names(self) -> tuple[str, ...]:
