@@ -76,7 +76,9 @@ def gaussian3(key0, key1, step, particle):
 @njit(cache=True, parallel=True)
 def fill_gaussians(key0, key1, step, out):
     """out[i, :] = gaussian3(key, step, i) for every particle i."""
-    for i in prange(out.shape[0]):
+    for k in prange(out.shape[0]):
+        # prange's index is unsigned: cast it, or gaussian3 compiles a second time for it
+        i = np.int64(k)
         g0, g1, g2 = gaussian3(key0, key1, step, i)
         out[i, 0] = g0
         out[i, 1] = g1
