@@ -38,17 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .threads import available_cores
+
 #: Set to "0" to compile everything in the run's own process.
 ENV_SWITCH = "IONSIM_COMPILE_AHEAD"
 
 __all__ = ["StepCompiler", "ENV_SWITCH"]
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def step_cache_is_cold() -> bool:
@@ -108,7 +103,8 @@ class StepCompiler:
         global _running
         if _running is not None and _running._process is not None:
             return _running  # a second Simulation built before the first one stepped
-        if os.environ.get(ENV_SWITCH, "1") == "0" or _cores() < 2 or not step_cache_is_cold():
+        if (os.environ.get(ENV_SWITCH, "1") == "0" or available_cores() < 2
+                or not step_cache_is_cold()):
             return None
         fd, name = tempfile.mkstemp(prefix="ionsim-compile-", suffix=".pkl")
         with os.fdopen(fd, "wb") as f:

@@ -39,6 +39,7 @@ from .errors import RunStopped, UserError
 from .loop import Trigger, Tuner
 from .simulation import SimulationError
 from .sweep import MAX_RUNS, Member, Sweep, check_same_sweep, is_sweep_directory, write_plan
+from .threads import available_cores
 
 __all__ = ["run_sweep", "SweepResult", "run_member", "member_state", "CONNECT_TIMEOUT_S",
            "CompileLock", "available_cores"]
@@ -150,15 +151,6 @@ def run_member(run_dir: str, scenario_tree: dict, source: str) -> dict:
 
 
 # --- the cluster ----------------------------------------------------------------------------
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, which a container or a batch
-    job's allocation narrows; os.cpu_count() counts the whole machine)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
 
 @contextlib.contextmanager
 def _client(client=None, scheduler=None, scheduler_file=None, workers=None):

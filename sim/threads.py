@@ -14,6 +14,7 @@ every 15 s).
 
 from __future__ import annotations
 
+import os
 import time
 
 import numba
@@ -25,6 +26,15 @@ PROBE_EVERY_S = 15.0  # wall time between probes of the other thread count (s)
 # 1 thread is chosen only when it is clearly faster: timings of a quarter second scatter by
 # ~10% on a quiet VM, while on a busy machine 1 thread was 12 times faster
 ONE_THREAD_MARGIN = 0.8
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or a batch
+    job's allocation narrows; os.cpu_count() counts the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class ThreadBalancer(Tuner):

@@ -121,7 +121,7 @@ def test_first_ions_keeps_the_types():
 
 def test_a_failed_child_warns_and_the_run_compiles_itself(monkeypatch):
     monkeypatch.setattr(compile_ahead, "step_cache_is_cold", lambda: True)
-    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    monkeypatch.setattr(compile_ahead, "available_cores", lambda: 2)
     monkeypatch.setattr(sys, "executable", "/bin/false")
     sim = Simulation(scenario())
     assert sim._step_compiler is not None
@@ -157,7 +157,7 @@ COLD_RUN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(compile_ahead._cores() < 2, reason="needs two cores")
+@pytest.mark.skipif(compile_ahead.available_cores() < 2, reason="needs two cores")
 def test_cold_start_compiles_the_step_in_the_child(tmp_path):
     """A fresh cache: the child compiles bd_step, the run loads it, same trajectory."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))

@@ -142,8 +142,7 @@ def _dim_factors(k, h, n):
     R(s) = sum_m k_{m+s} W(k_m) W(k_{m+s}) (sign-symmetrised for the +-k octant sum).
     """
     g = 2.0 * math.pi / h
-    k = k + 0.0 * h
-    out = np.zeros(k.shape + (7,))
+    out = np.zeros(np.broadcast_shapes(np.shape(k), np.shape(h)) + (7,))
     for m in range(-_N_ALIAS, _N_ALIAS + 1):
         km = k + g * m
         wm = _sinc_pow(0.5 * km * h, n)
