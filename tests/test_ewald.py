@@ -323,3 +323,34 @@ def test_real_space_work_is_counted_on_the_configuration():
         assert work.checks([rc])[0] == checks - n
     uniform = _RealSpaceWork(box, n)
     assert work.pairs([3.0])[0] > 3 * uniform.pairs([3.0])[0]
+
+
+def test_real_space_work_samples_partners_at_long_radii():
+    """Where a probe would count many partners, the tuner counts them in a halved sample of
+    the ions and scales up: below the first halving the count is exact, beyond it within
+    4 standard errors of the brute-force count (the error of a sample of M partners, each
+    partner j carrying the number c_j of ions within r of it: SE = (n/M) sqrt(M Var(c) (1 -
+    M/n)) for sampling without replacement)."""
+    from sim.forces.ewald_tuning import _RealSpaceWork
+    rng = np.random.default_rng(7)
+    n, edge = 4000, 30.0
+    box = np.full(3, edge)
+    pos = rng.random((n, 3)) * box
+    radii = np.arange(1.0, 15.0, 0.5)
+    work = _RealSpaceWork(box, n, pos, sample=n, partners=100)
+    halvings = work._halvings(radii)
+    assert halvings[0] == 0 and halvings[-1] >= 3  # both regimes are exercised
+    within = np.zeros((n, len(radii)))  # c_j: ions within each radius of ion j
+    for rows in np.array_split(np.arange(n), 16):
+        d = pos[rows, None, :] - pos[None, :, :]
+        d -= box * np.round(d / box)
+        r = np.sqrt((d ** 2).sum(-1))
+        within[rows] = (r[:, :, None] <= radii).sum(1) - 1  # without j itself
+    exact = within.sum(0)
+    counted = work.pairs(radii)
+    assert np.array_equal(counted[halvings == 0], exact[halvings == 0])
+    m = np.maximum(1, n >> halvings).astype(float)
+    se = (n / m) * np.sqrt(m * within.var(0) * (1 - m / n))
+    far = halvings > 0
+    assert np.all(np.abs(counted[far] - exact[far]) <= 4 * se[far])
+    assert np.all(se[far] / exact[far] < 0.02)  # the test resolves a wrong scale or offset

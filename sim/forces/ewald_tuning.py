@@ -363,12 +363,21 @@ class _RealSpaceWork:
     """Distance checks and pairs of the real-space loop as functions of the cut-off (nm).
 
     With positions (N, 3) nm both are counted on the configuration: pairs with a periodic
-    k-d tree (from a deterministic sample of at most `sample` ions, scaled to N), checks
-    from the occupation of the cell grid the cell list would use. Without positions, a
-    uniform density N / V.
+    k-d tree (from a deterministic sample of at most `sample` probe ions, scaled to N),
+    checks from the occupation of the cell grid the cell list would use. Without positions,
+    a uniform density N / V.
+
+    The candidate cut-offs reach half the box edge, where every probe would count most of
+    the box (at N = 1e5, 2000 probes x 1e5 ions for each of ~2000 radii: 95 s). So the
+    probes count partners in a sample of the ions that shrinks by halves with the radius,
+    keeping at least `partners` (and fewer than twice as many) expected partners per probe
+    (uniform density): the count at the radii that decide a cut-off near the optimum (a few
+    nm) is exact up to the probe sample, and at long radii its relative statistical error
+    stays below ~1/sqrt(sample x partners) = 0.07%. At N = 1e5 the tuner takes 3.8 s
+    instead of 92 s, with the same parameters.
     """
 
-    def __init__(self, box, n, positions=None, sample=2000):
+    def __init__(self, box, n, positions=None, sample=2000, partners=1000):
         self.box = np.asarray(box, dtype=np.float64)
         self.n = n
         self.density = n / float(np.prod(self.box))
@@ -380,29 +389,59 @@ class _RealSpaceWork:
                 raise ValueError(f"positions must be ({n}, 3), got {pos.shape}")
             self.pos = pos
             rng = np.random.default_rng(0)
-            self.probe = pos if n <= sample else pos[np.sort(rng.choice(n, sample, False))]
+            probe = np.arange(n) if n <= sample else np.sort(rng.choice(n, sample, False))
+            self.probe = pos[probe]
+            # nested partner samples: the first n / 2^k ions of one fixed permutation
+            self._order = rng.permutation(n)
+            self._is_probe = np.zeros(n, dtype=bool)
+            self._is_probe[probe] = True
+            self.partners = partners
             self._checks = {}
             self._pairs = {}  # radius (nm) -> ordered pairs closer than it
-            self._trees = None
+            self._probe_tree = None
+            self._partner_trees = {}  # halvings k -> (k-d tree of n / 2^k ions, probes in it)
 
     def pairs(self, cutoffs):
         cutoffs = np.asarray(cutoffs, dtype=np.float64)
         if self.pos is None:
             return self.n * self.density * 4.0 / 3.0 * math.pi * cutoffs ** 3
         # the tuner asks for the list radii twice and the cut-offs once: count every new
-        # radius in one dual-tree pass (each pass costs ~0.15 s at N = 1e3)
+        # radius in one dual-tree pass per partner sample
         new = np.unique(cutoffs[[float(r) not in self._pairs for r in cutoffs]])
-        if len(new):
-            if self._trees is None:
-                from scipy.spatial import cKDTree
-                self._trees = (cKDTree(self.probe, boxsize=self.box),
-                               cKDTree(self.pos, boxsize=self.box))
-            probe, tree = self._trees
-            counts = probe.count_neighbors(tree, new)  # new is sorted
-            scale = self.n / len(self.probe)
-            for r, c in zip(new, counts):
-                self._pairs[float(r)] = (c - len(self.probe)) * scale  # without i = j
+        halvings = self._halvings(new)
+        for k in np.unique(halvings):
+            radii = new[halvings == k]  # sorted
+            probes, (partners, probes_among) = self._probes(), self._partners(k)
+            # per bin, summed: exact, and several times faster than the cumulative count
+            # for hundreds of radii
+            counts = np.cumsum(probes.count_neighbors(partners, radii, cumulative=False))
+            scale = (self.n / len(self.probe)) * (self.n / partners.n)
+            for r, c in zip(radii, counts):
+                self._pairs[float(r)] = (c - probes_among) * scale  # without i = j
         return np.array([self._pairs[float(r)] for r in cutoffs])
+
+    def _halvings(self, radii):
+        """Per radius, how often the partner sample is halved: the expected partners per
+        probe in the sample (uniform density) stay at or above self.partners."""
+        expected = self.density * 4.0 / 3.0 * math.pi * np.asarray(radii) ** 3
+        fit = np.floor(np.log2(np.maximum(expected, 1.0) / self.partners))
+        most = max(0, int(math.log2(max(self.n / self.partners, 1.0))))
+        return np.clip(fit, 0, most).astype(int)
+
+    def _probes(self):
+        if self._probe_tree is None:
+            from scipy.spatial import cKDTree
+            self._probe_tree = cKDTree(self.probe, boxsize=self.box)
+        return self._probe_tree
+
+    def _partners(self, k):
+        """(k-d tree of the partner sample of n / 2^k ions, how many probes it holds)."""
+        if k not in self._partner_trees:
+            from scipy.spatial import cKDTree
+            members = self._order[: max(1, self.n >> k)]
+            self._partner_trees[k] = (cKDTree(self.pos[members], boxsize=self.box),
+                                      int(np.count_nonzero(self._is_probe[members])))
+        return self._partner_trees[k]
 
     def _ncell(self, cutoffs):
         cutoffs = np.asarray(cutoffs, dtype=np.float64)
