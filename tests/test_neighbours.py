@@ -108,3 +108,27 @@ def test_small_box_clips_the_skin_and_rebuilds_every_call():
     assert sr.neighbours.builds == 2
     ref = ShortRangeForces(BOX, species, charges, DIAMETERS, 2.5, PREFACTOR, ALPHA, 3.5)
     assert np.array_equal(f, _forces(ref, np.mod(pos + 1e-4, BOX))[0])
+
+
+def test_rows_grow_when_a_denser_configuration_overflows_them():
+    """Rows have one capacity, sized at the first build: a later build that finds a longer
+    row counts it, grows every row and scans again, and the forces are still complete and
+    the same bits as a list built for that configuration from the start."""
+    species, charges, pos = _config(4)
+    sr = _short_range(species, charges)
+    _forces(sr, pos)
+    nb = sr.neighbours
+    assert nb.scans == 2  # rows start at INITIAL_ROW_CAPACITY slots: the first build grows
+    capacity = nb.row_capacity
+    assert np.max(nb.row_end - nb.row_start[:N]) < capacity
+    dense = pos.copy()
+    dense[:, 2] = 0.5 * dense[:, 2]  # twice the density in half the box
+    f, _ = _forces(sr, dense)
+    assert (nb.builds, nb.scans) == (2, 4) and nb.row_capacity > capacity
+    np.testing.assert_allclose(f, _real_space_oracle(dense, species, charges)[2], rtol=0,
+                               atol=2e-5 * np.abs(f).max())
+    assert np.array_equal(f, _forces(_short_range(species, charges), dense)[0])
+    loose = pos.copy()
+    f, _ = _forces(sr, loose)  # fewer pairs: the grown rows hold them in one scan
+    assert (nb.builds, nb.scans) == (3, 5)
+    assert np.array_equal(f, _forces(_short_range(species, charges), loose)[0])

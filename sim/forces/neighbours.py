@@ -16,8 +16,11 @@ the list but beyond r_c contribute exactly zero.
 
 Memory layout: at each build the ions are renumbered in cell order (their "slot"), so the
 partners of an ion are close in memory; `refresh` copies the current positions into slot
-order every call. Arrays grow (only) at a build that finds more pairs than they hold.
-Lengths in nm.
+order every call. Every row has the same capacity, so a build scans the cells once, writing
+each row in place (a list with rows of exactly their length would need a counting scan
+first, a third of a build). A row that finds more pairs than its capacity keeps counting
+without storing them; the build then grows every row to 1.25 times the longest one and
+scans again (the first build, or a denser configuration later). Lengths in nm.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from numba import njit, prange
 
 from ..periodic import minimum_image
 from .cells import CellList, starts_from_counts
+
+# slots per row before the first build: 150 mM with a 3 nm list radius gives rows of ~10
+# owned pairs; the first build grows the rows to fit
+INITIAL_ROW_CAPACITY = 8
 
 
 class VerletList:
@@ -38,7 +45,8 @@ class VerletList:
 
     After `refresh(pos)`: `ion_of_slot` (N,) the ion in each slot and `slot_of_ion` its
     inverse; `pos` (N, 3) positions in slot order; `partner[row_start[s]:row_end[s]]` the
-    owned pairs of slot s (partner slots, sorted by ion number); `in_owner[in_start[t]:
+    owned pairs of slot s (partner slots, sorted by ion number; row_start[s] = s x the row
+    capacity); `in_owner[in_start[t]:
     in_start[t+1]]` the owners of the incoming pairs of slot t, sorted by the owner's ion
     number; `in_position[p]`, where owned pair p sits among its partner's incoming entries,
     so that a force kernel can store a per-pair value there and the partner read its
@@ -57,24 +65,34 @@ class VerletList:
         self.pos = np.zeros((n, 3))
         self._ref = np.zeros((n, 3))  # positions (slot order) at the last build
         self._disp2 = np.zeros(n)
-        self.row_start = np.zeros(n + 1, dtype=np.int64)
         self.row_end = np.zeros(n, dtype=np.int64)
         self.in_start = np.zeros(n + 1, dtype=np.int64)
         self._fill = np.zeros(n + 1, dtype=np.int64)
         self.slot_of_ion = np.zeros(n, dtype=np.int64)
-        self._allocate_pairs(max(16, 8 * n))
+        self._size_rows(INITIAL_ROW_CAPACITY)
+        self._size_incoming(0)
         self.builds = 0
+        self.scans = 0  # cell scans: one per build, two where the rows had to grow
         self._valid = False
 
-    def _allocate_pairs(self, capacity: int):
-        self.partner = np.zeros(capacity, dtype=np.int64)
-        self.in_owner = np.zeros(capacity, dtype=np.int64)
-        self.in_position = np.zeros(capacity, dtype=np.int64)  # pair p -> its incoming entry
-        self.pair_values = np.zeros(capacity)  # scratch for the force kernels, one per pair
+    def _size_rows(self, capacity: int):
+        """Rows of `capacity` slots each, the last one a spare (see scan_owned). The rows
+        are 2-3 times longer than the mean row, so their two arrays are int32 (half the
+        memory; the pairs and the ions stay below 2^31, checked at each build)."""
+        n = self.n
+        self.row_capacity = capacity
+        self.row_start = np.arange(n + 1, dtype=np.int64) * capacity
+        self.partner = np.zeros(n * capacity, dtype=np.int32)
+        self.in_position = np.zeros(n * capacity, dtype=np.int32)  # pair p -> incoming entry
+
+    def _size_incoming(self, length: int):
+        """The incoming side is packed: as long as the pairs."""
+        self.in_owner = np.zeros(length, dtype=np.int64)
+        self.pair_values = np.zeros(length)  # scratch for the force kernels, one per pair
 
     @property
     def n_pairs(self) -> int:
-        return int(self.row_start[self.n]) - self.n  # each row has one spare slot
+        return int(np.sum(self.row_end - self.row_start[: self.n]))
 
     def invalidate(self):
         self._valid = False
@@ -100,14 +118,19 @@ class VerletList:
         list_cut2 = (self.cutoff + self.skin) ** 2
         args = (self.pos, order, self.box, c.ncell, c.cell_start, c.offsets[0], c.offsets[1],
                 c.offsets[2], list_cut2)
-        self.row_start[:] = 0
-        scan_owned(*args, self._fill, False, self.row_start, self.partner)
-        self._fill[: self.n] += 1
-        np.cumsum(self._fill[: self.n], out=self.row_start[1:])
-        if self.row_start[self.n] > self.partner.shape[0]:
-            self._allocate_pairs(int(1.25 * self.row_start[self.n]) + 16)
-        scan_owned(*args, self.row_end, True, self.row_start, self.partner)
+        longest = scan_owned(*args, self.row_capacity, self.row_end, self.partner)
+        self.scans += 1
+        if longest >= self.row_capacity:  # the spare slot is the last one of a row
+            self._size_rows(int(1.25 * longest) + 2)
+            scan_owned(*args, self.row_capacity, self.row_end, self.partner)
+            self.scans += 1
         self.row_end += self.row_start[: self.n]
+        pairs = int(np.sum(self.row_end - self.row_start[: self.n]))
+        if pairs > self.in_owner.shape[0]:
+            if pairs >= 2 ** 31:
+                raise OverflowError(f"{pairs} pairs in the Verlet list: in_position holds "
+                                    f"int32 indices (at most 2^31 - 1)")
+            self._size_incoming(int(1.25 * pairs) + 16)
         transpose(self.row_start, self.row_end, self.partner, order, self.slot_of_ion,
                   self.in_start, self.in_owner, self.in_position, self._fill)
         self.builds += 1
@@ -145,20 +168,22 @@ def _cell_coords(cell, ncell):
 
 
 @njit(cache=True, parallel=True)
-def scan_owned(pos, order, box, ncell, cell_start, off_x, off_y, off_z, list_cut2, counts,
-               write, row_start, partner):
+def scan_owned(pos, order, box, ncell, cell_start, off_x, off_y, off_z, list_cut2, capacity,
+               counts, partner):
     """The pairs within sqrt(list_cut2) that each slot owns: counts[s] = their number, and
-    with write, partner[row_start[s]:...] = their slots, sorted by ion number. A row needs
-    one spare slot after its pairs. Loops run cell by neighbour cell, so the neighbour's
-    index and periodic shift are worked out once for all ions of the cell; counts holds each
-    row's cursor meanwhile. Along an axis of one or two cells the same cell is visited under
-    different shifts; r_list <= half the box edge keeps a pair from being found twice."""
+    partner[s capacity:s capacity + counts[s]] = their slots, sorted by ion number, where
+    counts[s] < capacity: each row needs one spare slot after its pairs. A longer row is
+    counted but not stored (nor sorted). Returns the longest count. Loops run cell by
+    neighbour cell, so the neighbour's index and periodic shift are worked out once for all
+    ions of the cell; counts holds each row's cursor meanwhile. Along an axis of one or two
+    cells the same cell is visited under different shifts; r_list <= half the box edge keeps
+    a pair from being found twice."""
     n_cells = ncell[0] * ncell[1] * ncell[2]
     for cell in prange(n_cells):
         cx, cy, cz = _cell_coords(cell, ncell)
         first, last = cell_start[cell], cell_start[cell + 1]
         for s in range(first, last):
-            counts[s] = row_start[s]
+            counts[s] = s * capacity
         for ox in off_x:
             nx, sx = _neighbour_cell(cx + ox, ncell[0], box[0])
             for oy in off_y:
@@ -170,22 +195,24 @@ def scan_owned(pos, order, box, ncell, cell_start, off_x, off_y, off_z, list_cut
                         a = order[s]
                         xs, ys, zs = pos[s, 0] - sx, pos[s, 1] - sy, pos[s, 2] - sz
                         k = counts[s]
+                        spare = (s + 1) * capacity - 1
                         for t in range(cell_start[other], cell_start[other + 1]):
                             dx = xs - pos[t, 0]
                             dy = ys - pos[t, 1]
                             dz = zs - pos[t, 2]
                             if dx * dx + dy * dy + dz * dz >= list_cut2 or t == s:
                                 continue
-                            # branch-free: ownership is a coin flip the CPU cannot predict
-                            if write:
-                                partner[k] = t  # the row's spare slot absorbs the last one
+                            # branch-free: ownership is a coin flip the CPU cannot predict;
+                            # the row's spare slot absorbs the last write, and every write
+                            # past it while the row overflows
+                            partner[min(k, spare)] = t
                             k += owns(a, order[t])
                         counts[s] = k
         for s in range(first, last):
-            lo = row_start[s]
+            lo = s * capacity
             k = counts[s]
             counts[s] = k - lo
-            if write:  # insertion sort of the row by ion number (rows are a few dozen long)
+            if k - lo < capacity:  # insertion sort by ion number (rows are a few dozen long)
                 for u in range(lo + 1, k):
                     t = partner[u]
                     key = order[t]
@@ -194,6 +221,10 @@ def scan_owned(pos, order, box, ncell, cell_start, off_x, off_y, off_z, list_cut
                         partner[v + 1] = partner[v]
                         v -= 1
                     partner[v + 1] = t
+    longest = 0
+    for s in range(counts.shape[0]):
+        longest = max(longest, counts[s])
+    return longest
 
 
 @njit(cache=True, inline="always")
