@@ -13,7 +13,8 @@ BrownianIntegrator, its one friction coefficient with each ion's mass set to kT 
 so that every species diffuses with its D; CPU platform. The PME parameters are chosen here
 so that OpenMM's RMS relative electrostatic force error is the 1e-3 that ionsim is tuned for:
 for each real-space cut-off in ``CUTOFFS_NM`` the ewaldErrorTolerance is bisected (in log) until
-the error measured against a tight PME (tolerance 1e-7, cut-off 1.5 nm larger) is within
+the error measured against a tight PME (tolerance 1e-7, cut-off 1.5 nm larger; see
+``reference_tolerance`` for large boxes) is within
 [0.8, 1.0] x 1e-3 (on at most 1e4 ions at the same density); of those, the fastest in a
 short timing at N is used. Both codes' errors are measured at N against the same reference on
 the same positions.
@@ -50,7 +51,8 @@ sys.path.insert(0, str(ROOT))
 DT_PS = 0.05
 TARGET_ERROR = 1e-3
 CUTOFFS_NM = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
-REFERENCE_TOLERANCE = 1e-7
+REFERENCE_TOLERANCES = (1e-7, 1e-6, 1e-5)  # the tightest whose mesh fits is used
+REFERENCE_MAX_MESH_POINTS = 512 ** 3
 SEARCH_IONS = 10000
 FRICTION_PER_PS = 1.0  # any value: masses are set so that kT / (m gamma) = D
 
@@ -117,6 +119,30 @@ def _context(system, positions, threads: int, integrator=None):
     return ctx
 
 
+def reference_tolerance(box, cutoff: float) -> float:
+    """The tightest of REFERENCE_TOLERANCES whose PME mesh has at most
+    REFERENCE_MAX_MESH_POINTS points. OpenMM's PME picks alpha = sqrt(-ln(2 delta)) / r_c and
+    n_i = ceil(2 alpha L_i / (3 delta^(1/5))) per axis (OpenMM user guide, "Coulomb
+    Interaction With PME"): at N = 1e5 (82 nm) delta = 1e-7 would need 982^3 points, ~8 GB in
+    float32 with its transform. A reference error of 1e-5 moves a measured 1e-3 by 5e-8
+    (the errors add in quadrature)."""
+    for delta in REFERENCE_TOLERANCES:
+        alpha = math.sqrt(-math.log(2.0 * delta)) / cutoff
+        points = math.prod(math.ceil(2.0 * alpha * float(length) / (3.0 * delta ** 0.2))
+                           for length in box)
+        if points <= REFERENCE_MAX_MESH_POINTS:
+            return delta
+    return REFERENCE_TOLERANCES[-1]
+
+
+def _reference_forces(sim, threads):
+    """(electrostatic forces of a tight PME, its tolerance) on sim's positions."""
+    box_half = 0.5 * float(min(sim.scenario.box))
+    cutoff = min(max(CUTOFFS_NM) + 1.5, box_half)
+    tolerance = reference_tolerance(sim.scenario.box, cutoff)
+    return _pme_forces(sim, cutoff, tolerance, threads), tolerance
+
+
 def _pme_forces(sim, cutoff, tolerance, threads):
     system, pos = openmm_system(sim, cutoff, tolerance, wca=False)
     ctx = _context(system, pos, threads)
@@ -138,8 +164,7 @@ def choose_pme(n_ions: int, threads: int) -> dict:
     search = ionsim_system(min(n_ions, SEARCH_IONS), wca=False)
     candidates = _tolerances(search, threads)
     sim = search if n_ions <= SEARCH_IONS else ionsim_system(n_ions, wca=False)
-    box_half = 0.5 * float(min(sim.scenario.box))
-    ref = _pme_forces(sim, min(max(CUTOFFS_NM) + 1.5, box_half), REFERENCE_TOLERANCE, threads)
+    ref, ref_tolerance = _reference_forces(sim, threads)
     sim.compute_forces()
     ionsim_error = _rms_error(np.asarray(sim.forces, dtype=np.float64), ref)
     for c in candidates:
@@ -157,7 +182,7 @@ def choose_pme(n_ions: int, threads: int) -> dict:
             "ionsim_ewald": {"alpha_per_nm": p.alpha, "cutoff_nm": p.cutoff,
                              "mesh": list(p.mesh), "order": p.order,
                              "estimated_error": p.estimated_error},
-            "reference": f"OpenMM PME, tolerance {REFERENCE_TOLERANCE:g}",
+            "reference": f"OpenMM PME, tolerance {ref_tolerance:g}",
             "tolerance_search_ions": search.ions.n}
 
 
@@ -165,7 +190,7 @@ def _tolerances(sim, threads: int) -> list[dict]:
     """Per cut-off, the largest ewaldErrorTolerance found whose RMS relative force error is
     at most TARGET_ERROR (bisection in log tolerance, stopping within [0.8, 1] x target)."""
     box_half = 0.5 * float(min(sim.scenario.box))
-    ref = _pme_forces(sim, min(max(CUTOFFS_NM) + 1.5, box_half), REFERENCE_TOLERANCE, threads)
+    ref, _ = _reference_forces(sim, threads)
     candidates = []
     for cutoff in (c for c in CUTOFFS_NM if c < box_half):
         lo, hi = math.log(1e-6), math.log(1e-1)
