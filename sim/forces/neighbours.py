@@ -31,8 +31,8 @@ from numba import njit, prange
 from ..periodic import minimum_image
 from .cells import CellList, starts_from_counts
 
-# slots per row before the first build: 150 mM with a 3 nm list radius gives rows of ~10
-# owned pairs; the first build grows the rows to fit
+# slots per row before the first build: 150 mM with a 3.25 nm list radius gives rows of ~13
+# owned pairs (the longest of 1e5 about 32); the first build grows the rows to fit
 INITIAL_ROW_CAPACITY = 8
 
 
@@ -76,9 +76,9 @@ class VerletList:
         self._valid = False
 
     def _size_rows(self, capacity: int):
-        """Rows of `capacity` slots each, the last one a spare (see scan_owned). The rows
-        are 2-3 times longer than the mean row, so their two arrays are int32 (half the
-        memory; the pairs and the ions stay below 2^31, checked at each build)."""
+        """Rows of `capacity` slots each, the last one a spare (see scan_owned). The
+        capacity is 2-3 times the mean row's length, so the two arrays of rows hold int32
+        (half the memory; the ions and the pairs stay below 2^31, checked at each build)."""
         n = self.n
         self.row_capacity = capacity
         self.row_start = np.arange(n + 1, dtype=np.int64) * capacity
