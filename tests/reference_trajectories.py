@@ -3,7 +3,10 @@ loop and the Brownian step were restructured (commit 0fd2c58): a refactoring tha
 the arithmetic alone must reproduce them bit for bit (tests/test_reference_trajectories.py).
 The two Leimkuhler-Matthews cases were recorded again on 2026-12-02, when a reflection
 began to mirror the noise the next step reuses (sim.integrate.mirror_noise_in_plane); the
-Euler-Maruyama case, which never reuses it, reproduced unchanged.
+Euler-Maruyama case, which never reuses it, reproduced unchanged. lm_ewald was recorded
+again on 2026-12-07, when the real-space erfc came from a table instead of Abramowitz &
+Stegun 7.1.26 (sim.forces.real_space_table): its positions moved by at most 1.0e-8 nm in the
+400 steps, the real-space energy by 2.3e-7 of itself, the same crossings (none).
 
 Run ``python -m tests.reference_trajectories`` to record them again, only after a change
 that alters the arithmetic on purpose (and say so in the commit).

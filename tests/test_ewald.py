@@ -13,6 +13,7 @@ import pytest
 
 from analysis.validation import ewald_direct_sum as ed
 from sim.forces.ewald import SPME, real_space_pair, self_energy
+from sim.forces.real_space_table import real_space_table, screening
 from sim.forces.ewald_tuning import (EwaldParameters, estimate_force_error,
                                      tune_ewald)
 from sim.units import COULOMB_CONSTANT
@@ -87,6 +88,30 @@ def test_real_space_pair_is_erfc_coulomb_and_its_gradient():
         fd = -(real_space_pair(r + h, qq, alpha, PREF)[0]
                - real_space_pair(r - h, qq, alpha, PREF)[0]) / (2 * h)
         assert f_over_r * r == pytest.approx(fd, rel=1e-7)
+
+
+@pytest.mark.parametrize("alpha, cutoff", [(0.54, 4.5), (0.92, 2.7), (1.4, 3.0), (2.0, 1.2)])
+def test_real_space_table_holds_erfc_coulomb_to_1e_9(alpha, cutoff):
+    """The table's U and F/r against math.erfc from contact (0.05 nm) to the cut-off,
+    including the nodes (where Hermite is exact), the series/closed-form seam at
+    alpha^2 r^2 = 1, and points between; error relative to the bare Coulomb term."""
+    table, inv_spacing = real_space_table(alpha, cutoff)
+    nodes = np.arange(1, int(cutoff ** 2 * inv_spacing)) / inv_spacing
+    r = np.sqrt(np.concatenate([np.linspace(0.05, cutoff * (1 - 1e-12), 20011), nodes,
+                                nodes + 0.5 / inv_spacing, [1.0 / alpha]]))
+    r = r[r < cutoff]
+    c = 2 * alpha / math.sqrt(math.pi)
+    for ri in r:
+        h_e, h_f = screening.py_func(table, inv_spacing, ri * ri)
+        u = math.erfc(alpha * ri) / ri
+        f_over_r = (u + c * math.exp(-(alpha * ri) ** 2)) / ri ** 2
+        assert abs((1 / ri - h_e) - u) < 1e-9 / ri
+        assert abs((1 / ri ** 3 - h_f) - f_over_r) < 1e-9 / ri ** 3
+
+
+def test_real_space_table_without_screening_is_bare_coulomb():
+    table, inv_spacing = real_space_table(0.0, 3.0)
+    assert screening.py_func(table, inv_spacing, 7.3) == (0.0, 0.0)
 
 
 def test_self_energy():

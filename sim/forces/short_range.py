@@ -9,11 +9,12 @@ cannot collapse onto each other. Real-space Ewald (when alpha > 0):
 
     U(r) = k_e q_i q_j erfc(alpha r) / r,   k_e = 138.935458 / eps_w  kJ nm/(mol e^2).
 
-Both are evaluated in one pass over a Verlet neighbour list (sim.forces.neighbours). The
-pass also flags every ion that is closer than OVERLAP_FRACTION sigma_ij to a partner (WCA
-energy above 44 kT, a Boltzmann weight below 1e-19): only a noise step of four or more
-standard deviations into a contact gets there, and the next step's force would throw the
-ion half a nanometre or more. The engine rejects such moves
+The erfc comes from a table in r^2 (sim.forces.real_space_table, to about 1e-9 of the bare
+Coulomb pair). Both are evaluated in one pass over a Verlet neighbour list
+(sim.forces.neighbours). The pass also flags every ion that is closer than OVERLAP_FRACTION
+sigma_ij to a partner (WCA energy above 44 kT, a Boltzmann weight below 1e-19): only a
+noise step of four or more standard deviations into a contact gets there, and the next
+step's force would throw the ion half a nanometre or more. The engine rejects such moves
 (sim.run.Simulation.compute_forces).
 
 Each pair is evaluated once (Newton's third law) without atomics or per-thread copies: the
@@ -32,27 +33,10 @@ from numba import njit, prange
 
 from ..periodic import minimum_image
 from .neighbours import VerletList
+from .real_space_table import real_space_table, screening
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 WCA_CUTOFF_FACTOR = 2.0 ** (1.0 / 6.0)
 OVERLAP_FRACTION = 0.8  # r < 0.8 sigma_ij: U_WCA > 44 kT (with eps = 1 kT), an overlap
-
-
-# Abramowitz & Stegun 7.1.26: erfc(x) = t P(t) exp(-x^2), t = 1/(1 + p x), |error| < 1.5e-7.
-# The exp(-x^2) is needed for the force anyway, so erfc costs one division and a polynomial
-# (the libm erfc was a third of the pair loop). The error is four orders of magnitude below
-# the Ewald truncation errors that the tuner allows.
-_AS_P = 0.3275911
-_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-
-@njit(cache=True, inline="always")
-def erfc_and_gaussian(x):
-    """(erfc(x), exp(-x^2)) for x >= 0, erfc to 1.5e-7 absolute."""
-    g = math.exp(-x * x)
-    t = 1.0 / (1.0 + _AS_P * x)
-    poly = t * (_AS_A[0] + t * (_AS_A[1] + t * (_AS_A[2] + t * (_AS_A[3] + t * _AS_A[4]))))
-    return poly * g, g
 
 
 class ShortRangeForces:
@@ -73,6 +57,7 @@ class ShortRangeForces:
         self.prefactor = float(coulomb_prefactor)
         self.alpha = float(alpha)
         self.coulomb_cutoff = float(coulomb_cutoff) if coulomb_prefactor else 0.0
+        self.screening, self.inv_spacing = real_space_table(self.alpha, self.coulomb_cutoff)
         self.cutoff = max(float(np.sqrt(self.wca_cut2.max())), self.coulomb_cutoff)
         self.species = np.ascontiguousarray(species, dtype=np.int64)
         self.charges = np.ascontiguousarray(charges, dtype=np.float64)
@@ -97,9 +82,9 @@ class ShortRangeForces:
                        self._charges_slot)
         args = (nb.pos, self._species_slot, nb.box, self.sigma, self.overlap_cut2)
         owned_pair_forces(*args, self._charges_slot, nb.row_start, nb.row_end, nb.partner,
-                          self.wca_cut2, self.wca_epsilon, self.prefactor, self.alpha,
-                          self.coulomb_cutoff ** 2, self.cutoff ** 2, nb.in_position,
-                          nb.pair_values, self._own, self._row_energy, self._own_overlap)
+                          self.wca_cut2, self.wca_epsilon, self.prefactor, self.screening,
+                          self.inv_spacing, self.coulomb_cutoff ** 2, self.cutoff ** 2,
+                          nb.in_position, nb.pair_values, self._own, self._row_energy, self._own_overlap)
         self.n_overlapping = incoming_pair_forces(
             *args, nb.in_start, nb.in_owner, nb.pair_values, nb.ion_of_slot,
             self._own, self._own_overlap, forces, self.overlapping)
@@ -135,11 +120,13 @@ def _energy_sums(row_energy, slot_of_ion):
 @njit(cache=True, parallel=True)
 def owned_pair_forces(pos, species, box, sigma, overlap_cut2, charges, row_start, row_end,
                       partner,
-                      wca_cut2, wca_eps, prefactor, alpha, coul_cut2, cut2, in_position,
+                      wca_cut2, wca_eps, prefactor, screening_table, inv_spacing, coul_cut2,
+                      cut2, in_position,
                       incoming_f_over_r,
                       own, row_energy, own_overlap):
     """Pass 1, over slots: the WCA and real-space Ewald forces of each slot's owned pairs.
 
+    screening_table, inv_spacing: the real-space table (sim.forces.real_space_table).
     own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); F/r of pair p
     (kJ/(mol nm^2), 0 beyond the cut-off) goes to incoming_f_over_r[in_position[p]];
     row_energy[s] = (U_wca, U_real) of the owned pairs in kJ/mol; own_overlap[s] = 1 if an
@@ -174,11 +161,9 @@ def owned_pair_forces(pos, species, box, sigma, overlap_cut2, charges, row_start
                 if r2 < coul_cut2:
                     inv_r = 1.0 / math.sqrt(r2)
                     qq = prefactor * qi * charges[t]
-                    erfc_ar, gauss = erfc_and_gaussian(alpha * r2 * inv_r)
-                    e_pair = qq * erfc_ar * inv_r
-                    e_c += e_pair
-                    f_over_r += ((e_pair + qq * _TWO_OVER_SQRT_PI * alpha * gauss)
-                                 * inv_r * inv_r)
+                    h_e, h_f = screening(screening_table, inv_spacing, r2)
+                    e_c += qq * (inv_r - h_e)
+                    f_over_r += qq * (inv_r * inv_r * inv_r - h_f)
             incoming_f_over_r[in_position[p]] = f_over_r
             fx += f_over_r * dx
             fy += f_over_r * dy
