@@ -84,6 +84,8 @@ T_REAL_CALL = 14000.0  # per real-space evaluation
 C_ION = 20.0           # per ion: positions into list order, displacement check, reduction
 C_LIST = 3.1           # one listed pair (ordered count): distance, pass-2 read-back
 C_PAIR = 5.0           # one pair inside the cut-off (ordered count): erfc, exp, accumulate
+# (fitted with the Abramowitz-Stegun erfc; the table of sim.forces.real_space_table costs
+# 0.5-0.65 of it, not refitted: see docs/performance.md's levers)
 T_BUILD = 0.0          # per list build
 C_BUILD_ION = 280.0    # per ion and build: binning, row sorting, transposition
 C_BUILD_CHECK = 0.8    # one distance check of the build

@@ -84,7 +84,8 @@ class ShortRangeForces:
         owned_pair_forces(*args, self._charges_slot, nb.row_start, nb.row_end, nb.partner,
                           self.wca_cut2, self.wca_epsilon, self.prefactor, self.screening,
                           self.inv_spacing, self.coulomb_cutoff ** 2, self.cutoff ** 2,
-                          nb.in_position, nb.pair_values, self._own, self._row_energy, self._own_overlap)
+                          nb.in_position, nb.pair_values, self._own, self._row_energy,
+                          self._own_overlap)
         self.n_overlapping = incoming_pair_forces(
             *args, nb.in_start, nb.in_owner, nb.pair_values, nb.ion_of_slot,
             self._own, self._own_overlap, forces, self.overlapping)
