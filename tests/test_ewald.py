@@ -100,11 +100,9 @@ def test_real_space_table_holds_erfc_coulomb_to_1e_9(alpha, cutoff):
     r = np.sqrt(np.concatenate([np.linspace(0.05, cutoff * (1 - 1e-12), 20011), nodes,
                                 nodes + 0.5 / inv_spacing, [1.0 / alpha]]))
     r = r[r < cutoff]
-    c = 2 * alpha / math.sqrt(math.pi)
     for ri in r:
         h_e, h_f = screening.py_func(table, inv_spacing, ri * ri)
-        u = math.erfc(alpha * ri) / ri
-        f_over_r = (u + c * math.exp(-(alpha * ri) ** 2)) / ri ** 2
+        u, f_over_r = real_space_pair(ri, 1.0, alpha, 1.0)
         assert abs((1 / ri - h_e) - u) < 1e-9 / ri
         assert abs((1 / ri ** 3 - h_f) - f_over_r) < 1e-9 / ri ** 3
 

@@ -35,20 +35,18 @@ SERIES_TERMS = 30  # at x <= 1 the 30th term is below 1e-33 of the first
 
 
 def _series(x, c, alpha2):
-    """h_e, h_f and their s-derivatives at x = alpha^2 s, from the power series."""
+    """h_e, h_f and dh_f/ds at x = alpha^2 s, from the power series."""
     he = np.zeros_like(x)
-    dhe = np.zeros_like(x)
     hf = np.zeros_like(x)
     dhf = np.zeros_like(x)
     for n in range(SERIES_TERMS):
         a = (-1.0) ** n / (math.factorial(n) * (2 * n + 1))
         he += a * x ** n
         if n >= 1:
-            dhe += a * n * x ** (n - 1) * alpha2
             hf -= 2.0 * n * a * x ** (n - 1) * alpha2
         if n >= 2:
             dhf -= 2.0 * n * (n - 1) * a * x ** (n - 2) * alpha2 * alpha2
-    return c * he, c * dhe, c * hf, c * dhf
+    return c * he, c * hf, c * dhf
 
 
 def _closed_form(s, c, alpha):
@@ -58,7 +56,7 @@ def _closed_form(s, c, alpha):
     he = erf(alpha * r) / r
     hf = (he - gauss) / s
     dhf = (alpha * alpha * gauss - 1.5 * hf) / s
-    return he, -0.5 * hf, hf, dhf
+    return he, hf, dhf
 
 
 def real_space_table(alpha: float, cutoff: float) -> tuple[np.ndarray, float]:
@@ -74,10 +72,11 @@ def real_space_table(alpha: float, cutoff: float) -> tuple[np.ndarray, float]:
     x = alpha * alpha * s
     c = 2.0 * alpha / math.sqrt(math.pi)
     near = x < SERIES_BELOW
-    values = np.empty((4, rows + 1))
+    values = np.empty((3, rows + 1))
     values[:, near] = _series(x[near], c, alpha * alpha)
     values[:, ~near] = _closed_form(s[~near], c, alpha)
-    he, dhe, hf, dhf = values
+    he, hf, dhf = values
+    dhe = -0.5 * hf  # h_f = -2 h_e'
     table = np.empty((rows, 8))
     for column, f, df in ((0, he, dhe), (4, hf, dhf)):
         f0, f1 = f[:-1], f[1:]
