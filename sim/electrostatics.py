@@ -22,6 +22,7 @@ from .forces.ewald import SPME, self_energy
 from .forces.ewald_tuning import EwaldParameters, tune_ewald
 from .forces.membrane_field import (MembraneFieldCorrection, window_mean_potentials,
                                    with_sheets)
+from .forces.overlap import pairs_and_mesh, worth_overlapping
 from .forces.short_range import ShortRangeForces
 from .forces.term import ForceTerm
 from .scenario import Scenario
@@ -40,15 +41,24 @@ class PairTerm(ForceTerm):
         return {"wca": wca, "coulomb_real": real}
 
 
-class _ReciprocalTerm(ForceTerm):
-    name = "reciprocal"
-    energy_names = ("coulomb_reciprocal", "coulomb_self")
+class EwaldTerm(ForceTerm):
+    """WCA, real-space Coulomb (sim.forces.short_range) and SPME (sim.forces.ewald) in one
+    term, so that SPME's FFTs can run in a second thread beside the pairs
+    (sim.forces.overlap; the same bits either way). `impl` is the pair forces, whose overlap
+    flags the step uses, as PairTerm's. overlap: None chooses by the mesh and the threads
+    (sim.forces.overlap.worth_overlapping), True or False forces it."""
+    name = "ewald"
+    energy_names = ("wca", "coulomb_real", "coulomb_reciprocal", "coulomb_self")
 
-    def __init__(self, spme: SPME, charges, self_term: float):
-        self.spme, self.charges, self.self_term = spme, charges, self_term
+    def __init__(self, pair: ShortRangeForces, spme: SPME, charges, self_term: float):
+        self.impl, self.spme, self.charges, self.self_term = pair, spme, charges, self_term
+        self.overlap = None
 
     def compute(self, pos, forces):
-        return {"coulomb_reciprocal": self.spme.compute(pos, self.charges, forces),
+        overlap = worth_overlapping(self.spme) if self.overlap is None else self.overlap
+        wca, real, reciprocal = pairs_and_mesh(self.impl, self.spme, pos, self.charges,
+                                               forces, overlap)
+        return {"wca": wca, "coulomb_real": real, "coulomb_reciprocal": reciprocal,
                 "coulomb_self": self.self_term}
 
 
@@ -102,8 +112,7 @@ def build_electrostatic_terms(scenario: Scenario, species, charges, diameters,
                             coulomb_prefactor=prefactor, alpha=params.alpha,
                             coulomb_cutoff=params.cutoff)
     spme = SPME(box, params.alpha, params.mesh, params.order, prefactor)
-    terms = [PairTerm(pair),
-             _ReciprocalTerm(spme, charges, self_energy(charges, params.alpha, prefactor))]
+    terms = [EwaldTerm(pair, spme, charges, self_energy(charges, params.alpha, prefactor))]
     if scenario.membranes:
         correction = MembraneFieldCorrection(box, membrane_slabs(scenario),
                                              scenario.solvent_permittivity,

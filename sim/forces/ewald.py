@@ -169,7 +169,7 @@ def _bin_by_column(base, k2, counts, starts, perm):
         counts[b] += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _convolve(spectrum, influence, k3, plane_energy):
     """Multiply the half spectrum by the influence function; per-plane energy partial sums.
 
@@ -373,6 +373,7 @@ class SPME:
         self._counts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._starts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._n = -1
+        self._phi = None  # the mesh potential of the last transform
 
     def _influence_function(self) -> np.ndarray:
         """C(k) * M on the rfft half spectrum (Essmann et al.'s B(m) C(m), B = prod |b|^2)."""
@@ -407,6 +408,14 @@ class SPME:
         pos (N, 3) nm (wrapped into [0, L) or not: the kernels wrap), charges (N,) e,
         forces (N, 3) float64, modified in place.
         """
+        self.spread(pos, charges)
+        self.transform()
+        return self.interpolate(forces)
+
+    # The phases of compute, for a caller that runs other work beside the transform (sim.
+    # forces.overlap): spread, transform, interpolate, in this order.
+    def spread(self, pos, charges):
+        """The spline weights of every particle and the charge mesh Q."""
         n = pos.shape[0]
         if n != self._n:
             self._allocate(n)
@@ -416,13 +425,22 @@ class SPME:
         kernels.spline_weights(pos, self.box, self.mesh, self._perm, charges, self._w,
                                self._dw, self._base_sorted, self._q_sorted)
         kernels.spread(self._q_sorted, self._base_sorted, self._w, self._starts, self._grid)
+
+    def transform(self):
+        """Q -> phi = IFFT(C FFT(Q)) and the energy's plane sums. Releases the GIL for all
+        but its Python calls; uses one core (the Numba threads of the calling thread)."""
         # one FFT worker: a second one competes with Numba's threads, which spin for a while
         # after each parallel kernel (sim/__init__.py), and was slower at every mesh measured
-        # (30^3 ... 64^3 in single precision)
+        # (30^3 ... 64^3 in single precision), and no faster inside the step at 60^3 and
+        # 120^3 (2026-12-07)
         spectrum = scipy.fft.rfftn(self._grid, workers=1)
         _convolve(spectrum, self._influence, int(self.mesh[2]), self._plane_energy)
-        phi = scipy.fft.irfftn(spectrum, s=self._grid.shape, workers=1, overwrite_x=True)
-        kernels.interpolate_forces(self._q_sorted, self._base_sorted, self._w, self._dw,
-                                   self.box, self._perm, phi, forces)
+        self._phi = scipy.fft.irfftn(spectrum, s=self._grid.shape, workers=1, overwrite_x=True)
+
+    def interpolate(self, forces) -> float:
+        """ADDS the forces of phi (kJ/(mol nm)) to forces; returns the energy, kJ/mol."""
+        stencil_kernels(self.order).interpolate_forces(
+            self._q_sorted, self._base_sorted, self._w, self._dw, self.box, self._perm,
+            self._phi, forces)
         # sum over the (full) spectrum of C |FQ|^2 / M: the influence carries the factor M
         return 0.5 * _serial_sum(self._plane_energy) / self._grid.size

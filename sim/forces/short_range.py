@@ -72,24 +72,53 @@ class ShortRangeForces:
         self.overlapping = np.zeros(n, dtype=np.uint8)  # 1: closer than 0.8 sigma to another
         self.n_overlapping = 0
 
+    @property
+    def n_slots(self) -> int:
+        """The rows of the list: the ions (see the phases below)."""
+        return self.species.shape[0]
+
     def compute(self, pos, forces):
         """Add pair forces kJ/(mol nm) into forces (N,3); pos (N,3) nm wrapped into the box.
         Return (U_wca, U_real) kJ/mol. Sets `overlapping` (per ion) and `n_overlapping`
         (see the module docstring)."""
+        self.begin(pos)
+        self.owned(0, self.n_slots)
+        self.incoming(0, self.n_slots, forces)
+        return self.finish()
+
+    # The phases of compute, for a caller that runs other work beside them (sim.forces.
+    # overlap): begin, owned over every slot range, incoming over every slot range (after all
+    # of owned), finish. Each slot's sums are the same however the ranges are cut.
+    def begin(self, pos):
+        """Copy positions (N, 3) nm into the list's slot order, rebuilding it if needed."""
         nb = self.neighbours
         if nb.refresh(pos):
             take_slots(self.species, self.charges, nb.ion_of_slot, self._species_slot,
                        self._charges_slot)
-        args = (nb.pos, self._species_slot, nb.box, self.sigma, self.overlap_cut2)
-        owned_pair_forces(*args, self._charges_slot, nb.row_start, nb.row_end, nb.partner,
-                          self.wca_cut2, self.wca_epsilon, self.prefactor, self.screening,
-                          self.inv_spacing, self.coulomb_cutoff ** 2, self.cutoff ** 2,
-                          nb.in_position, nb.pair_values, self._own, self._row_energy,
-                          self._own_overlap)
-        self.n_overlapping = incoming_pair_forces(
-            *args, nb.in_start, nb.in_owner, nb.pair_values, nb.ion_of_slot,
-            self._own, self._own_overlap, forces, self.overlapping)
-        return _energy_sums(self._row_energy, nb.slot_of_ion)
+
+    def owned(self, lo: int, hi: int):
+        """Pass 1 over slots lo..hi-1 (releases the GIL)."""
+        nb = self.neighbours
+        owned_pair_forces(lo, hi, nb.pos, self._species_slot, nb.box, self.sigma,
+                          self.overlap_cut2, self._charges_slot, nb.row_start, nb.row_end,
+                          nb.partner, self.wca_cut2, self.wca_epsilon, self.prefactor,
+                          self.screening, self.inv_spacing, self.coulomb_cutoff ** 2,
+                          self.cutoff ** 2, nb.in_position, nb.pair_values, self._own,
+                          self._row_energy, self._own_overlap)
+
+    def incoming(self, lo: int, hi: int, forces):
+        """Pass 2 over slots lo..hi-1: adds their ions' pair forces into forces (releases
+        the GIL)."""
+        nb = self.neighbours
+        incoming_pair_forces(lo, hi, nb.pos, self._species_slot, nb.box, self.sigma,
+                             self.overlap_cut2, nb.in_start, nb.in_owner, nb.pair_values,
+                             nb.ion_of_slot, self._own, self._own_overlap, forces,
+                             self.overlapping)
+
+    def finish(self):
+        """(U_wca, U_real) kJ/mol of the evaluation; sets n_overlapping."""
+        self.n_overlapping = _count_flagged(self.overlapping)
+        return _energy_sums(self._row_energy, self.neighbours.slot_of_ion)
 
 
 def default_skin(cutoff):
@@ -118,22 +147,30 @@ def _energy_sums(row_energy, slot_of_ion):
     return u_w, u_c
 
 
-@njit(cache=True, parallel=True)
-def owned_pair_forces(pos, species, box, sigma, overlap_cut2, charges, row_start, row_end,
-                      partner,
+@njit(cache=True)
+def _count_flagged(flags):
+    n = 0
+    for f in flags:
+        n += f
+    return n
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, row_start,
+                      row_end, partner,
                       wca_cut2, wca_eps, prefactor, screening_table, inv_spacing, coul_cut2,
                       cut2, in_position,
                       incoming_f_over_r,
                       own, row_energy, own_overlap):
-    """Pass 1, over slots: the WCA and real-space Ewald forces of each slot's owned pairs.
+    """Pass 1, over slots lo..hi-1: the WCA and real-space Ewald forces of each slot's owned
+    pairs.
 
     screening_table, inv_spacing: the real-space table (sim.forces.real_space_table).
     own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); F/r of pair p
     (kJ/(mol nm^2), 0 beyond the cut-off) goes to incoming_f_over_r[in_position[p]];
     row_energy[s] = (U_wca, U_real) of the owned pairs in kJ/mol; own_overlap[s] = 1 if an
     owned pair is an overlap."""
-    n = pos.shape[0]
-    for s in prange(n):
+    for s in prange(lo, hi):
         si = species[s]
         qi = charges[s]
         xi, yi, zi = pos[s, 0], pos[s, 1], pos[s, 2]
@@ -177,14 +214,13 @@ def owned_pair_forces(pos, species, box, sigma, overlap_cut2, charges, row_start
         own_overlap[s] = overlap
 
 
-@njit(cache=True, parallel=True)
-def incoming_pair_forces(pos, species, box, sigma, overlap_cut2, in_start, in_owner,
+@njit(cache=True, parallel=True, nogil=True)
+def incoming_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, in_start, in_owner,
                          incoming_f_over_r, ion_of_slot, own, own_overlap, forces,
                          overlapping):
-    """Pass 2, over slots: add own + incoming pair forces into forces (ion order); flag
-    overlaps (any pair closer than sqrt(overlap_cut2)). Returns the number of flagged ions."""
-    n = pos.shape[0]
-    for t in prange(n):
+    """Pass 2, over slots lo..hi-1: add own + incoming pair forces into forces (ion order);
+    flag overlaps (any pair closer than sqrt(overlap_cut2)) in overlapping (ion order)."""
+    for t in prange(lo, hi):
         st = species[t]
         xt, yt, zt = pos[t, 0], pos[t, 1], pos[t, 2]
         gx = 0.0
@@ -208,7 +244,3 @@ def incoming_pair_forces(pos, species, box, sigma, overlap_cut2, in_start, in_ow
         forces[i, 1] += own[t, 1] - gy
         forces[i, 2] += own[t, 2] - gz
         overlapping[i] = overlap
-    n_overlap = 0
-    for t in range(n):
-        n_overlap += overlapping[ion_of_slot[t]]
-    return n_overlap

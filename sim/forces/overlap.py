@@ -1,0 +1,92 @@
+"""SPME's FFTs in a second thread while the real-space pairs run: both cores busy.
+
+SPME's transform (forward FFT, convolution, inverse FFT; sim.forces.ewald.SPME.transform)
+runs on one core: scipy.fft's threads were no faster inside the step. Run alone it leaves
+the other core idle for about a quarter of a step at N = 1e5 (120^3 mesh). Here it runs in
+a helper thread while this thread computes the real-space pairs (sim.forces.short_range) on
+one Numba thread, in ranges of rows; when the transform is done, the rest of the pairs runs
+on all the threads. The kernels release the GIL, so the two threads run at once.
+
+Every sum keeps its order: a row's pairs are summed the same way whatever range it falls in,
+the transform is the same computation, and the pair forces are added into `forces` before
+the mesh's, as the sequential evaluation does. So the forces are bit-identical with and
+without the overlap, for any number of threads and any cut of the ranges.
+
+The overlap is used when the calling thread may use two or more Numba threads and the mesh
+has at least MIN_MESH_POINTS points: at 60^3 (N = 1e4) the transform takes about 2 ms and the
+overlap was no faster, within the VM's scatter; at 120^3 (N = 1e5) the force evaluation took
+0.78 of the sequential time (2026-12-07, docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numba
+
+MIN_MESH_POINTS = 80 ** 3
+RANGES = 32  # rows are handed out in ranges of N / RANGES while the transform runs
+
+_helper = None  # (pid, executor): one helper thread per process, made on first use
+_helper_lock = threading.Lock()
+
+
+def _one_numba_thread():
+    numba.set_num_threads(1)  # the helper's own parallel kernel (the convolution) on one core
+
+
+def helper_thread() -> ThreadPoolExecutor:
+    """The process's helper thread (a new one in a forked child, which inherits no threads)."""
+    global _helper
+    with _helper_lock:
+        if _helper is None or _helper[0] != os.getpid():
+            _helper = (os.getpid(), ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ionsim-mesh", initializer=_one_numba_thread))
+        return _helper[1]
+
+
+def worth_overlapping(spme) -> bool:
+    """Whether to run this SPME's transform beside the pairs (see the module docstring)."""
+    return numba.get_num_threads() >= 2 and spme.mesh.prod() >= MIN_MESH_POINTS
+
+
+def pairs_and_mesh(pair, spme, pos, charges, forces, overlap: bool):
+    """Real-space pairs (pair: ShortRangeForces) and SPME (spme) at pos (N, 3) nm; ADDS both
+    forces (kJ/(mol nm)) into forces. Returns (U_wca, U_real, U_reciprocal) kJ/mol. overlap:
+    run the transform in the helper thread (same bits either way)."""
+    pair.begin(pos)
+    spme.spread(pos, charges)
+    n = pair.n_slots
+    if not overlap:
+        pair.owned(0, n)
+        pair.incoming(0, n, forces)
+        spme.transform()
+    else:
+        transform = helper_thread().submit(spme.transform)
+        try:
+            _pairs_beside(transform, pair, forces, n)
+        finally:  # the mesh is not touched again before the transform is done
+            wait([transform])
+        transform.result()  # re-raises what the transform raised
+    wca, real = pair.finish()
+    return wca, real, spme.interpolate(forces)
+
+
+def _pairs_beside(transform, pair, forces, n):
+    """Both pair passes, in ranges on one Numba thread while the transform runs, the rest
+    of each pass on all the threads."""
+    threads = numba.get_num_threads()
+    width = max(1, n // RANGES)
+    for phase in (pair.owned, lambda lo, hi: pair.incoming(lo, hi, forces)):
+        lo = 0
+        if not transform.done():
+            numba.set_num_threads(1)
+            try:
+                while lo < n and not transform.done():
+                    phase(lo, min(n, lo + width))
+                    lo = min(n, lo + width)
+            finally:
+                numba.set_num_threads(threads)
+        phase(lo, n)
