@@ -112,7 +112,9 @@ def test_an_error_in_the_transform_reaches_the_caller_after_the_pairs(monkeypatc
 
 def test_overlap_is_chosen_only_for_large_meshes_and_several_threads(monkeypatch):
     _, term = _ewald_term()
-    assert np.prod(term.spme.mesh) < overlap.MIN_MESH_POINTS  # an 8 nm box: a small mesh
+    assert term.spme.mesh_points < overlap.MIN_MESH_POINTS  # an 8 nm box: a small mesh
     assert not overlap.worth_overlapping(term.spme)
     monkeypatch.setattr(overlap, "MIN_MESH_POINTS", 1)
     assert overlap.worth_overlapping(term.spme) == (numba.get_num_threads() >= 2)
+    monkeypatch.setenv("IONSIM_MESH_THREAD", "0")
+    assert not overlap.worth_overlapping(term.spme)

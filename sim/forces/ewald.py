@@ -372,6 +372,7 @@ class SPME:
         self._plane_energy = np.zeros(k1)
         self._counts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._starts = np.zeros(k1 * k2 + 1, dtype=np.int64)
+        self.mesh_points = k1 * k2 * k3
         self._n = -1
         self._phi = None  # the mesh potential of the last transform
 

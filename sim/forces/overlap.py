@@ -13,9 +13,11 @@ the mesh's, as the sequential evaluation does. So the forces are bit-identical w
 without the overlap, for any number of threads and any cut of the ranges.
 
 The overlap is used when the calling thread may use two or more Numba threads and the mesh
-has at least MIN_MESH_POINTS points: at 60^3 (N = 1e4) the transform takes about 2 ms and the
-overlap was no faster, within the VM's scatter; at 120^3 (N = 1e5) the force evaluation took
-0.78 of the sequential time (2026-12-07, docs/performance.md).
+has at least MIN_MESH_POINTS points. Whole step with it, over without (2026-12-07, 2 cores,
+docs/performance.md): 120^3 mesh (N = 1e5) 0.88, 81^3 (3e4) 0.94, 60^3 (1e4, a 2 ms
+transform) 0.94-1.04, 40^3 (3e3) 1.28: beside the transform the one-thread pairs run at
+about 0.6 of their speed alone, and a small transform does not pay for that. IONSIM_MESH_THREAD=0 in the
+environment turns it off (e.g. for a machine whose cores other processes already fill).
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def helper_thread() -> ThreadPoolExecutor:
 
 def worth_overlapping(spme) -> bool:
     """Whether to run this SPME's transform beside the pairs (see the module docstring)."""
-    return numba.get_num_threads() >= 2 and spme.mesh.prod() >= MIN_MESH_POINTS
+    return (os.environ.get("IONSIM_MESH_THREAD", "1") != "0" and numba.get_num_threads() >= 2
+            and spme.mesh_points >= MIN_MESH_POINTS)
 
 
 def pairs_and_mesh(pair, spme, pos, charges, forces, overlap: bool):

@@ -117,7 +117,7 @@ class ShortRangeForces:
 
     def finish(self):
         """(U_wca, U_real) kJ/mol of the evaluation; sets n_overlapping."""
-        self.n_overlapping = _count_flagged(self.overlapping)
+        self.n_overlapping = int(np.count_nonzero(self.overlapping))
         return _energy_sums(self._row_energy, self.neighbours.slot_of_ion)
 
 
@@ -145,14 +145,6 @@ def _energy_sums(row_energy, slot_of_ion):
         u_w += row_energy[slot_of_ion[i], 0]
         u_c += row_energy[slot_of_ion[i], 1]
     return u_w, u_c
-
-
-@njit(cache=True)
-def _count_flagged(flags):
-    n = 0
-    for f in flags:
-        n += f
-    return n
 
 
 @njit(cache=True, parallel=True, nogil=True)
