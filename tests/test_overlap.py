@@ -3,6 +3,7 @@ forces and energies, bit for bit, however the transform and the pair ranges inte
 
 import threading
 import time
+from concurrent import futures
 
 import numba
 import numpy as np
@@ -33,21 +34,29 @@ def _evaluate(term, pos, overlap_on):
 def _interleave(monkeypatch, term, finish_when):
     """Make the transform finish at a chosen point of the pair passes: "owned" during the
     first pass (its first range waits for it), "incoming" during the second (its second
-    range waits for it), "after" once the second pass has reached its last row. Returns the (pass, lo, hi)
-    calls of the pair passes."""
+    range waits for it), "after" once the second pass has reached its last row. Returns the
+    (pass, lo, hi) calls of the pair passes."""
     pair, spme = term.impl, term.spme
-    calls, go, finished = [], threading.Event(), threading.Event()
+    calls, go, submitted = [], threading.Event(), []
     real_transform, real_owned, real_incoming = spme.transform, pair.owned, pair.incoming
+    executor = overlap.helper_thread()
+
+    class Recording:  # the helper thread, keeping the future of the transform
+        def submit(self, fn):
+            submitted.append(executor.submit(fn))
+            return submitted[-1]
 
     def transform():
-        assert go.wait(10.0) or finish_when == "owned"
+        assert go.wait(10.0)
         real_transform()
-        finished.set()
+
+    def let_it_finish():
+        go.set()
+        assert not futures.wait(submitted, timeout=10.0).not_done
 
     def owned(lo, hi):
         if finish_when == "owned" and not calls:
-            go.set()
-            assert finished.wait(10.0)
+            let_it_finish()
         calls.append(("owned", lo, hi))
         real_owned(lo, hi)
 
@@ -55,12 +64,12 @@ def _interleave(monkeypatch, term, finish_when):
         calls.append(("incoming", lo, hi))
         real_incoming(lo, hi, forces)
         if finish_when == "incoming" and sum(c[0] == "incoming" for c in calls) == 2:
-            go.set()
-            assert finished.wait(10.0)
+            let_it_finish()
         if finish_when == "after" and hi == n:
             go.set()
 
     n = pair.n_slots
+    monkeypatch.setattr(overlap, "helper_thread", Recording)
     monkeypatch.setattr(spme, "transform", transform)
     monkeypatch.setattr(pair, "owned", owned)
     monkeypatch.setattr(pair, "incoming", incoming)

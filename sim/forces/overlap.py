@@ -16,8 +16,9 @@ The overlap is used when the calling thread may use two or more Numba threads an
 has at least MIN_MESH_POINTS points. Whole step with it, over without (2026-12-07, 2 cores,
 docs/performance.md): 120^3 mesh (N = 1e5) 0.88, 81^3 (3e4) 0.94, 60^3 (1e4, a 2 ms
 transform) 0.94-1.04, 40^3 (3e3) 1.28: beside the transform the one-thread pairs run at
-about 0.6 of their speed alone, and a small transform does not pay for that. IONSIM_MESH_THREAD=0 in the
-environment turns it off (e.g. for a machine whose cores other processes already fill).
+about 0.6 of their speed alone, and a small transform does not pay for that.
+IONSIM_MESH_THREAD=0 in the environment turns it off (e.g. for a machine whose cores other
+processes already fill).
 """
 
 from __future__ import annotations
