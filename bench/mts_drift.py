@@ -41,8 +41,24 @@ def coulomb_real_space(sim):
                             coulomb_cutoff=pair.coulomb_cutoff)
 
 
+class ReciprocalPart:
+    """The reciprocal-space (SPME) part of the run's Ewald term (sim.electrostatics.EwaldTerm,
+    which evaluates it together with the real-space pairs) as a term of its own."""
+    name = "reciprocal"
+
+    def __init__(self, ewald_term):
+        self.ewald = ewald_term
+
+    def compute(self, pos, forces):
+        return {"coulomb_reciprocal": self.ewald.spme.compute(pos, self.ewald.charges, forces)}
+
+
 def smooth_terms(sim):
-    return [t for t in sim.force_field.terms if t.name in ("reciprocal", "membrane_dielectric")]
+    """The terms multiple time stepping would hold: SPME and the membrane correction."""
+    from sim.electrostatics import EwaldTerm
+    terms = sim.force_field.terms
+    return ([ReciprocalPart(t) for t in terms if isinstance(t, EwaldTerm)]
+            + [t for t in terms if t.name == "membrane_dielectric"])
 
 
 def term_forces(sim, terms) -> list[np.ndarray]:
