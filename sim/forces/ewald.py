@@ -372,9 +372,13 @@ class SPME:
         self._plane_energy = np.zeros(k1)
         self._counts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._starts = np.zeros(k1 * k2 + 1, dtype=np.int64)
-        self.mesh_points = k1 * k2 * k3
         self._n = -1
         self._phi = None  # the mesh potential of the last transform
+
+    @property
+    def mesh_points(self) -> int:
+        """K1 K2 K3."""
+        return self._grid.size
 
     def _influence_function(self) -> np.ndarray:
         """C(k) * M on the rfft half spectrum (Essmann et al.'s B(m) C(m), B = prod |b|^2)."""

@@ -60,20 +60,17 @@ def pairs_and_mesh(pair, spme, pos, charges, forces, overlap: bool):
     """Real-space pairs (pair: ShortRangeForces) and SPME (spme) at pos (N, 3) nm; ADDS both
     forces (kJ/(mol nm)) into forces. Returns (U_wca, U_real, U_reciprocal) kJ/mol. overlap:
     run the transform in the helper thread (same bits either way)."""
+    if not overlap:
+        wca, real = pair.compute(pos, forces)
+        return wca, real, spme.compute(pos, charges, forces)
     pair.begin(pos)
     spme.spread(pos, charges)
-    n = pair.n_slots
-    if not overlap:
-        pair.owned(0, n)
-        pair.incoming(0, n, forces)
-        spme.transform()
-    else:
-        transform = helper_thread().submit(spme.transform)
-        try:
-            _pairs_beside(transform, pair, forces, n)
-        finally:  # the mesh is not touched again before the transform is done
-            wait([transform])
-        transform.result()  # re-raises what the transform raised
+    transform = helper_thread().submit(spme.transform)
+    try:
+        _pairs_beside(transform, pair, forces, pair.n_slots)
+    finally:  # the mesh is not touched again before the transform is done
+        wait([transform])
+    transform.result()  # re-raises what the transform raised
     wca, real = pair.finish()
     return wca, real, spme.interpolate(forces)
 
