@@ -66,3 +66,38 @@ def test_wca_forces_are_minus_energy_gradient():
         if checked == 10:
             break
     assert checked == 10
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_overlap_flags_both_ions_of_every_close_pair(threads):
+    """overlapping[i] = 1 exactly for the ions closer than 0.8 sigma_ij to another (all
+    pairs, minimum image), whichever ion of a pair owns it in the list."""
+    import numba
+
+    from sim.forces.short_range import OVERLAP_FRACTION
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("needs two Numba threads")
+    box = np.array([3.0, 3.5, 4.0])
+    species = np.random.default_rng(6).integers(0, 2, 200)
+    diameters = np.array([0.3, 0.45])
+    pos = _dense_random(200, box, seed=7, min_dist=0.2)
+    sigma = 0.5 * (diameters[species][:, None] + diameters[species][None, :])
+    d = pos[:, None, :] - pos[None, :, :]
+    d -= box * np.round(d / box)
+    close = (d ** 2).sum(-1) < (OVERLAP_FRACTION * sigma) ** 2
+    np.fill_diagonal(close, False)
+    expected = close.any(axis=1)
+    assert 5 <= expected.sum() <= 150  # some ions overlap, most do not
+    srf = ShortRangeForces(box, species, np.zeros(200), diameters, wca_epsilon=2.5)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        srf.compute(pos, np.zeros_like(pos))
+        np.testing.assert_array_equal(srf.overlapping.astype(bool), expected)
+        assert srf.n_overlapping == expected.sum()
+        # no pair closer than 0.4 nm > 0.8 sigma: the first evaluation's flags must not stay
+        apart = _dense_random(200, box, seed=8, min_dist=0.4)
+        srf.compute(apart, np.zeros_like(apart))
+        assert srf.n_overlapping == 0 and not srf.overlapping.any()
+    finally:
+        numba.set_num_threads(previous)

@@ -25,7 +25,7 @@ thread that owns it, and it sums the contributions of the particles in a fixed o
 counting sort of the particles by their base mesh column), so the summation order at every
 mesh point is independent of the thread count. Force interpolation is parallel over particles
 (each writes its own force). The energy is reduced per plane and then summed serially.
-The FFTs (scipy.fft, pocketfft) run on one worker.
+The FFTs (scipy's pocketfft, sim.forces.mesh_fft) run on one worker.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ import math
 from collections import namedtuple
 
 import numpy as np
-import scipy.fft
 from numba import njit, prange
 
 from .cells import starts_from_counts
+from .mesh_fft import RealFFT3D
 
 __all__ = ["SPME", "self_energy", "real_space_pair", "bspline_moduli"]
 
@@ -369,6 +369,7 @@ class SPME:
         mesh_type = np.float32 if single_precision else np.float64
         self._grid = np.zeros((k1, k2, k3), dtype=mesh_type)
         self._influence = self._influence_function().astype(mesh_type)
+        self._fft = RealFFT3D((k1, k2, k3), mesh_type)
         self._plane_energy = np.zeros(k1)
         self._counts = np.zeros(k1 * k2 + 1, dtype=np.int64)
         self._starts = np.zeros(k1 * k2 + 1, dtype=np.int64)
@@ -438,9 +439,9 @@ class SPME:
         # after each parallel kernel (sim/__init__.py), and was slower at every mesh measured
         # (30^3 ... 64^3 in single precision), and no faster inside the step at 60^3 and
         # 120^3 (2026-12-07)
-        spectrum = scipy.fft.rfftn(self._grid, workers=1)
+        spectrum = self._fft.forward(self._grid)
         _convolve(spectrum, self._influence, int(self.mesh[2]), self._plane_energy)
-        self._phi = scipy.fft.irfftn(spectrum, s=self._grid.shape, workers=1, overwrite_x=True)
+        self._phi = self._fft.inverse(spectrum)
 
     def interpolate(self, forces) -> float:
         """ADDS the forces of phi (kJ/(mol nm)) to forces; returns the energy, kJ/mol."""

@@ -46,11 +46,10 @@ class VerletList:
     After `refresh(pos)`: `ion_of_slot` (N,) the ion in each slot and `slot_of_ion` its
     inverse; `pos` (N, 3) positions in slot order; `partner[row_start[s]:row_end[s]]` the
     owned pairs of slot s (partner slots, sorted by ion number; row_start[s] = s x the row
-    capacity); `in_owner[in_start[t]:
-    in_start[t+1]]` the owners of the incoming pairs of slot t, sorted by the owner's ion
-    number; `in_position[p]`, where owned pair p sits among its partner's incoming entries,
-    so that a force kernel can store a per-pair value there and the partner read its
-    incoming values contiguously.
+    capacity); the incoming pairs of slot t are the entries in_start[t]:in_start[t+1],
+    sorted by the owner's ion number; `in_position[p]`, where owned pair p sits among its
+    partner's incoming entries, so that a force kernel can store per-pair values there
+    (`pair_values`, three per pair) and the partner read its incoming values contiguously.
     """
 
     def __init__(self, box, cutoff: float, n_particles: int, skin: float = 0.4):
@@ -87,8 +86,8 @@ class VerletList:
 
     def _size_incoming(self, length: int):
         """The incoming side is packed: as long as the pairs."""
-        self.in_owner = np.zeros(length, dtype=np.int64)
-        self.pair_values = np.zeros(length)  # scratch for the force kernels, one per pair
+        # scratch for the force kernels: a pair's force on its owner (kJ/(mol nm), x y z)
+        self.pair_values = np.zeros((length, 3))
 
     @property
     def n_pairs(self) -> int:
@@ -126,13 +125,13 @@ class VerletList:
             self.scans += 1
         self.row_end += self.row_start[: self.n]
         pairs = int(np.sum(self.row_end - self.row_start[: self.n]))
-        if pairs > self.in_owner.shape[0]:
+        if pairs > self.pair_values.shape[0]:
             if pairs >= 2 ** 31:
                 raise OverflowError(f"{pairs} pairs in the Verlet list: in_position holds "
                                     f"int32 indices (at most 2^31 - 1)")
             self._size_incoming(int(1.25 * pairs) + 16)
         transpose(self.row_start, self.row_end, self.partner, order, self.slot_of_ion,
-                  self.in_start, self.in_owner, self.in_position, self._fill)
+                  self.in_start, self.in_position, self._fill)
         self.builds += 1
         self._valid = True
 
@@ -238,8 +237,7 @@ def _neighbour_cell(c, n, length):
 
 
 @njit(cache=True)
-def transpose(row_start, row_end, partner, order, slot_of_ion, in_start, in_owner,
-              in_position, fill):
+def transpose(row_start, row_end, partner, order, slot_of_ion, in_start, in_position, fill):
     """Incoming pairs of every slot, sorted by the owner's ion number (a counting sort over
     the rows taken in ion order); fills slot_of_ion, the inverse of order."""
     n = row_start.shape[0] - 1
@@ -255,6 +253,5 @@ def transpose(row_start, row_end, partner, order, slot_of_ion, in_start, in_owne
         s = slot_of_ion[a]
         for p in range(row_start[s], row_end[s]):
             t = partner[p]
-            in_owner[fill[t]] = s
             in_position[p] = fill[t]
             fill[t] += 1

@@ -18,10 +18,13 @@ step's force would throw the ion half a nanometre or more. The engine rejects su
 (sim.run.Simulation.compute_forces).
 
 Each pair is evaluated once (Newton's third law) without atomics or per-thread copies: the
-owner of a pair (see sim.forces.neighbours) sums it into its own force and stores the scalar
-F/r in a per-pair buffer; a second pass gives each ion its incoming pairs, read back from the
-buffer in the owners' ion order. Every ion's sum has a fixed order, so forces are
-bit-identical for any number of threads and whenever the list was last rebuilt.
+owner of a pair (see sim.forces.neighbours) sums it into its own force and stores the same
+three products (F/r) (r_s - r_t) in a per-pair buffer; a second pass gives each ion its
+incoming pairs, read back from the buffer in the owners' ion order, contiguously. Every ion's
+sum has a fixed order, so forces are bit-identical for any number of threads and whenever the
+list was last rebuilt. (Storing the components rather than F/r, which made the second pass
+gather the owners' positions again: both passes 0.72 of their time at the flagship, 0.81 at
+N = 1e4, 2026-12-07, docs/performance.md; the same bits.)
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class ShortRangeForces:
         self._own = np.zeros((n, 3))  # force from owned pairs, slot order
         self._row_energy = np.zeros((n, 2))  # WCA and Coulomb energy of owned pairs
         self._own_overlap = np.zeros(n, dtype=np.uint8)  # an owned pair overlaps
+        self._partner_overlap = np.zeros(n, dtype=np.uint8)  # an incoming pair overlaps
         self.overlapping = np.zeros(n, dtype=np.uint8)  # 1: closer than 0.8 sigma to another
         self.n_overlapping = 0
 
@@ -95,6 +99,7 @@ class ShortRangeForces:
         if nb.refresh(pos):
             take_slots(self.species, self.charges, nb.ion_of_slot, self._species_slot,
                        self._charges_slot)
+        self._partner_overlap[:] = 0
 
     def owned(self, lo: int, hi: int):
         """Pass 1 over slots lo..hi-1 (releases the GIL)."""
@@ -104,15 +109,14 @@ class ShortRangeForces:
                           nb.partner, self.wca_cut2, self.wca_epsilon, self.prefactor,
                           self.screening, self.inv_spacing, self.coulomb_cutoff ** 2,
                           self.cutoff ** 2, nb.in_position, nb.pair_values, self._own,
-                          self._row_energy, self._own_overlap)
+                          self._row_energy, self._own_overlap, self._partner_overlap)
 
     def incoming(self, lo: int, hi: int, forces):
         """Pass 2 over slots lo..hi-1: adds their ions' pair forces into forces (releases
         the GIL)."""
         nb = self.neighbours
-        incoming_pair_forces(lo, hi, nb.pos, self._species_slot, nb.box, self.sigma,
-                             self.overlap_cut2, nb.in_start, nb.in_owner, nb.pair_values,
-                             nb.ion_of_slot, self._own, self._own_overlap, forces,
+        incoming_pair_forces(lo, hi, nb.in_start, nb.pair_values, nb.ion_of_slot, self._own,
+                             self._own_overlap, self._partner_overlap, forces,
                              self.overlapping)
 
     def finish(self):
@@ -151,17 +155,18 @@ def _energy_sums(row_energy, slot_of_ion):
 def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, row_start,
                       row_end, partner,
                       wca_cut2, wca_eps, prefactor, screening_table, inv_spacing, coul_cut2,
-                      cut2, in_position,
-                      incoming_f_over_r,
-                      own, row_energy, own_overlap):
+                      cut2, in_position, incoming_force, own, row_energy, own_overlap,
+                      partner_overlap):
     """Pass 1, over slots lo..hi-1: the WCA and real-space Ewald forces of each slot's owned
     pairs.
 
     screening_table, inv_spacing: the real-space table (sim.forces.real_space_table).
-    own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); F/r of pair p
-    (kJ/(mol nm^2), 0 beyond the cut-off) goes to incoming_f_over_r[in_position[p]];
+    own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); the force of pair p on
+    its owner, F/r (r_s - r_t) (0 beyond the cut-off), goes to incoming_force[in_position[p]];
     row_energy[s] = (U_wca, U_real) of the owned pairs in kJ/mol; own_overlap[s] = 1 if an
-    owned pair is an overlap."""
+    owned pair is an overlap, partner_overlap[t] = 1 if t is the partner of one (several
+    owners may write it at once: they all write 1, and pass 2 reads it after every range of
+    pass 1 has ended)."""
     for s in prange(lo, hi):
         si = species[s]
         qi = charges[s]
@@ -184,6 +189,7 @@ def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, r
                 if r2 < wca_cut2[si, sj]:  # rare: contacts
                     if r2 < overlap_cut2[si, sj]:
                         overlap = 1
+                        partner_overlap[t] = 1
                     s2 = sigma[si, sj] * sigma[si, sj] / r2
                     s6 = s2 * s2 * s2
                     e_w += 4.0 * wca_eps * (s6 * s6 - s6) + wca_eps
@@ -194,10 +200,16 @@ def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, r
                     h_e, h_f = screening(screening_table, inv_spacing, r2)
                     e_c += qq * (inv_r - h_e)
                     f_over_r += qq * (inv_r * inv_r * inv_r - h_f)
-            incoming_f_over_r[in_position[p]] = f_over_r
-            fx += f_over_r * dx
-            fy += f_over_r * dy
-            fz += f_over_r * dz
+            gx = f_over_r * dx
+            gy = f_over_r * dy
+            gz = f_over_r * dz
+            q = in_position[p]
+            incoming_force[q, 0] = gx
+            incoming_force[q, 1] = gy
+            incoming_force[q, 2] = gz
+            fx += gx
+            fy += gy
+            fz += gz
         own[s, 0] = fx
         own[s, 1] = fy
         own[s, 2] = fz
@@ -207,32 +219,21 @@ def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, r
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def incoming_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, in_start, in_owner,
-                         incoming_f_over_r, ion_of_slot, own, own_overlap, forces,
-                         overlapping):
-    """Pass 2, over slots lo..hi-1: add own + incoming pair forces into forces (ion order);
-    flag overlaps (any pair closer than sqrt(overlap_cut2)) in overlapping (ion order)."""
+def incoming_pair_forces(lo, hi, in_start, incoming_force, ion_of_slot, own, own_overlap,
+                         partner_overlap, forces, overlapping):
+    """Pass 2, over slots lo..hi-1: add own - incoming pair forces into forces (ion order),
+    the incoming ones read in the owners' ion order; overlapping[i] = 1 (ion order) if any
+    of its pairs is closer than the overlap distance."""
     for t in prange(lo, hi):
-        st = species[t]
-        xt, yt, zt = pos[t, 0], pos[t, 1], pos[t, 2]
         gx = 0.0
         gy = 0.0
         gz = 0.0
-        overlap = own_overlap[t]
         for u in range(in_start[t], in_start[t + 1]):
-            f_over_r = incoming_f_over_r[u]  # 0 beyond the cut-off
-            s = in_owner[u]
-            # the owner's difference r_s - r_t, bit for bit as pass 1 formed it
-            dx = minimum_image(pos[s, 0] - xt, box[0])
-            dy = minimum_image(pos[s, 1] - yt, box[1])
-            dz = minimum_image(pos[s, 2] - zt, box[2])
-            gx += f_over_r * dx
-            gy += f_over_r * dy
-            gz += f_over_r * dz
-            if dx * dx + dy * dy + dz * dz < overlap_cut2[species[s], st]:
-                overlap = 1
+            gx += incoming_force[u, 0]
+            gy += incoming_force[u, 1]
+            gz += incoming_force[u, 2]
         i = ion_of_slot[t]
         forces[i, 0] += own[t, 0] - gx
         forces[i, 1] += own[t, 1] - gy
         forces[i, 2] += own[t, 2] - gz
-        overlapping[i] = overlap
+        overlapping[i] = own_overlap[t] | partner_overlap[t]
