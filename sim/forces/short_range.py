@@ -71,8 +71,7 @@ class ShortRangeForces:
         self._charges_slot = np.zeros(n)
         self._own = np.zeros((n, 3))  # force from owned pairs, slot order
         self._row_energy = np.zeros((n, 2))  # WCA and Coulomb energy of owned pairs
-        self._own_overlap = np.zeros(n, dtype=np.uint8)  # an owned pair overlaps
-        self._partner_overlap = np.zeros(n, dtype=np.uint8)  # an incoming pair overlaps
+        self._slot_overlap = np.zeros(n, dtype=np.uint8)  # 1: in an overlap, slot order
         self.overlapping = np.zeros(n, dtype=np.uint8)  # 1: closer than 0.8 sigma to another
         self.n_overlapping = 0
 
@@ -99,7 +98,7 @@ class ShortRangeForces:
         if nb.refresh(pos):
             take_slots(self.species, self.charges, nb.ion_of_slot, self._species_slot,
                        self._charges_slot)
-        self._partner_overlap[:] = 0
+        self._slot_overlap[:] = 0
 
     def owned(self, lo: int, hi: int):
         """Pass 1 over slots lo..hi-1 (releases the GIL)."""
@@ -109,15 +108,14 @@ class ShortRangeForces:
                           nb.partner, self.wca_cut2, self.wca_epsilon, self.prefactor,
                           self.screening, self.inv_spacing, self.coulomb_cutoff ** 2,
                           self.cutoff ** 2, nb.in_position, nb.pair_values, self._own,
-                          self._row_energy, self._own_overlap, self._partner_overlap)
+                          self._row_energy, self._slot_overlap)
 
     def incoming(self, lo: int, hi: int, forces):
         """Pass 2 over slots lo..hi-1: adds their ions' pair forces into forces (releases
         the GIL)."""
         nb = self.neighbours
         incoming_pair_forces(lo, hi, nb.in_start, nb.pair_values, nb.ion_of_slot, self._own,
-                             self._own_overlap, self._partner_overlap, forces,
-                             self.overlapping)
+                             self._slot_overlap, forces, self.overlapping)
 
     def finish(self):
         """(U_wca, U_real) kJ/mol of the evaluation; sets n_overlapping."""
@@ -155,18 +153,17 @@ def _energy_sums(row_energy, slot_of_ion):
 def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, row_start,
                       row_end, partner,
                       wca_cut2, wca_eps, prefactor, screening_table, inv_spacing, coul_cut2,
-                      cut2, in_position, incoming_force, own, row_energy, own_overlap,
-                      partner_overlap):
+                      cut2, in_position, incoming_force, own, row_energy, slot_overlap):
     """Pass 1, over slots lo..hi-1: the WCA and real-space Ewald forces of each slot's owned
     pairs.
 
     screening_table, inv_spacing: the real-space table (sim.forces.real_space_table).
     own[s] = sum over owned pairs of F/r (r_s - r_t) in kJ/(mol nm); the force of pair p on
     its owner, F/r (r_s - r_t) (0 beyond the cut-off), goes to incoming_force[in_position[p]];
-    row_energy[s] = (U_wca, U_real) of the owned pairs in kJ/mol; own_overlap[s] = 1 if an
-    owned pair is an overlap, partner_overlap[t] = 1 if t is the partner of one (several
-    owners may write it at once: they all write 1, and pass 2 reads it after every range of
-    pass 1 has ended)."""
+    row_energy[s] = (U_wca, U_real) of the owned pairs in kJ/mol; slot_overlap[s] and
+    slot_overlap[t] are set to 1 for both slots of an overlapping pair (zeroed by the caller
+    before the pass; several owners may write one slot at once: they all write 1, and pass 2
+    reads it after every range of pass 1 has ended)."""
     for s in prange(lo, hi):
         si = species[s]
         qi = charges[s]
@@ -176,7 +173,6 @@ def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, r
         fz = 0.0
         e_w = 0.0
         e_c = 0.0
-        overlap = 0
         for p in range(row_start[s], row_end[s]):
             t = partner[p]
             dx = minimum_image(xi - pos[t, 0], box[0])
@@ -188,8 +184,8 @@ def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, r
                 sj = species[t]
                 if r2 < wca_cut2[si, sj]:  # rare: contacts
                     if r2 < overlap_cut2[si, sj]:
-                        overlap = 1
-                        partner_overlap[t] = 1
+                        slot_overlap[s] = 1
+                        slot_overlap[t] = 1
                     s2 = sigma[si, sj] * sigma[si, sj] / r2
                     s6 = s2 * s2 * s2
                     e_w += 4.0 * wca_eps * (s6 * s6 - s6) + wca_eps
@@ -215,12 +211,11 @@ def owned_pair_forces(lo, hi, pos, species, box, sigma, overlap_cut2, charges, r
         own[s, 2] = fz
         row_energy[s, 0] = e_w
         row_energy[s, 1] = e_c
-        own_overlap[s] = overlap
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def incoming_pair_forces(lo, hi, in_start, incoming_force, ion_of_slot, own, own_overlap,
-                         partner_overlap, forces, overlapping):
+def incoming_pair_forces(lo, hi, in_start, incoming_force, ion_of_slot, own, slot_overlap,
+                         forces, overlapping):
     """Pass 2, over slots lo..hi-1: add own - incoming pair forces into forces (ion order),
     the incoming ones read in the owners' ion order; overlapping[i] = 1 (ion order) if any
     of its pairs is closer than the overlap distance."""
@@ -236,4 +231,4 @@ def incoming_pair_forces(lo, hi, in_start, incoming_force, ion_of_slot, own, own
         forces[i, 0] += own[t, 0] - gx
         forces[i, 1] += own[t, 1] - gy
         forces[i, 2] += own[t, 2] - gz
-        overlapping[i] = own_overlap[t] | partner_overlap[t]
+        overlapping[i] = slot_overlap[t]
