@@ -11,7 +11,9 @@
 - first-call start-up (Numba compiling everything, empty cache) and a second run's start-up
   with the cache warm, each measured in a fresh interpreter;
 - with --flagship, the README's first command (scenarios/potassium.yaml with
-  `--replicas auto`, or one run with `--flagship-replicas 1`): its wall time, V_m and SE, and
+  `--replicas auto`, or one run with `--flagship-replicas 1`): its wall time, V_m and SE
+  (with replicas also the K+ crossings after equilibration, their counting limit
+  (kT/e) sqrt(2/n), the activity-corrected Nernst value and V_m's distance from it in SE), and
   the figure of merit SE x sqrt(wall minutes) (mV min^1/2, lower is better; it does not
   depend on run length when SE falls as 1/sqrt(time)). Issue 15's target, 5 mV in 3 min, is
   8.66 mV min^1/2.
@@ -108,9 +110,16 @@ def flagship(replicas: str = "auto", scenario: Path = FLAGSHIP) -> dict:
                                str(scenario), "--out", str(out),
                                *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
+        physics = {}
         if extra:
             point = json.loads((out / "pooled.json").read_text())["points"][0]
             mean, se, n = point["V_m_mV"], point["V_m_se_mV"], point["replicas_finished"]
+            # what the merit is made of and the target's second half (within 3 SE of the
+            # activity-corrected Nernst value), so that a merit is not read alone
+            physics = {"flagship_crossings": point.get("crossings"),
+                       "flagship_counting_limit_mV": point.get("V_m_counting_limit_mV"),
+                       "flagship_E_K_activity_mV": point.get("E_K+_activity_mV"),
+                       "flagship_dev_activity_SE": point.get("dev_K+_activity_SE")}
         else:
             vm = json.loads((out / "summary.json").read_text()).get("physics", {}).get(
                 "membrane_potential_mV", {})
@@ -118,7 +127,7 @@ def flagship(replicas: str = "auto", scenario: Path = FLAGSHIP) -> dict:
     merit = se * (wall / 60.0) ** 0.5 if se is not None else None
     return {"flagship_scenario": str(scenario), "flagship_replicas": n,
             "flagship_wall_s": round(wall, 1),
-            "flagship_V_m_mV": mean, "flagship_V_m_se_mV": se,
+            "flagship_V_m_mV": mean, "flagship_V_m_se_mV": se, **physics,
             "flagship_merit_mV_sqrt_min": merit, "flagship_target_merit": TARGET_MERIT}
 
 
