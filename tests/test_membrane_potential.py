@@ -35,13 +35,15 @@ def _membranes(count, radius="1.0 nm", thickness="2 nm"):
 
 
 def _run(tmp_path, inside, outside, lateral="15 nm", depths=("3 nm", "3 nm"), channels=16,
-         duration="2 ns", seed=1, species=None, **kw):
+         duration="2 ns", seed=1, species=None, equilibration=None, **kw):
+    run = {"dt": "0.05 ps", "duration": duration, "seed": seed, "sample_interval": 20,
+           "frame_interval": 2000}
+    if equilibration is not None:  # else analysis.runs detects the start
+        run["equilibration"] = equilibration
     sc = scenario(box={"lateral": lateral}, species=species,
                   compartments=[{"name": "inside", "depth": depths[0], "concentrations": inside},
                                 {"name": "outside", "depth": depths[1], "concentrations": outside}],
-                  membranes=_membranes(channels, **kw), electrostatics="ewald",
-                  run={"dt": "0.05 ps", "duration": duration, "seed": seed,
-                       "sample_interval": 20, "frame_interval": 2000})
+                  membranes=_membranes(channels, **kw), electrostatics="ewald", run=run)
     result = run_scenario(sc, tmp_path / "run")
     return measure(RunData(result.run_dir))
 
@@ -98,21 +100,26 @@ def test_nernst_long(tmp_path, ratio):
     assert abs(m.vm.mean - expected) < 3.0, (m.vm, expected)
 
 
-def _equal_case(tmp_path, duration):
+def _equal_case(tmp_path, duration, equilibration=None):
     """500 mM K+ A- on both sides, K-selective channels: V_m = 0 by symmetry, and its
     thermal noise gives the capacitance."""
     m = _run(tmp_path, {"K+": "500 mM", "A-": "500 mM"}, {"K+": "500 mM", "A-": "500 mM"},
-             lateral="20 nm", duration=duration)
+             lateral="20 nm", duration=duration, equilibration=equilibration)
     return m, measured_capacitance(m), capacitance_theory(m.scenario)
 
 
 @pytest.fixture(scope="module")
 def equal_short(tmp_path_factory):
-    # 5 ns: the equilibration detector may discard up to half of a run, and at about 13
-    # crossings per ns the 2.5 ns left still hold ~34, above the 20 that make Var(V_m) the
-    # capacitor's (analysis.capacitance.MIN_CROSSINGS). At 3 ns one realization kept 1.5 ns
-    # and 15 crossings, and its Var(V_m) was a quarter of kT/C (C 3.6 times the theory).
-    return _equal_case(tmp_path_factory.mktemp("equal"), "5 ns")
+    # Equal concentrations start at V_m = 0, the equilibrium: only the double layers at the
+    # faces have to form, within a Debye time lambda_D^2 / D ~ 0.1 ns at 500 mM, so the
+    # equilibration is fixed at 0.3 ns instead of detected (the detector may discard up to
+    # half of a run: at 3 ns one realization kept 1.5 ns and 15 crossings, and its Var(V_m)
+    # was a quarter of kT/C). 2.7 ns are kept, more than the 2.5 ns that a detected start
+    # left at worst in the 5 ns this fixture ran before (2026-12-07, 163 s of the default
+    # test run): seeds 1, 2, 3 gave 38, 34 and 38 crossings, above the 20 that make Var(V_m)
+    # the capacitor's (analysis.capacitance.MIN_CROSSINGS), C 1.86 +- 0.57, 0.72 +- 0.19
+    # and 0.60 +- 0.22 uF/cm^2 against 0.87 (1.7, 0.8 and 1.2 SE), V_m within 1.9 SE of 0.
+    return _equal_case(tmp_path_factory.mktemp("equal"), "3 ns", equilibration="0.3 ns")
 
 
 def test_equal_concentrations_give_zero_potential(equal_short):
@@ -128,8 +135,9 @@ def test_voltage_noise_gives_capacitance_short(equal_short):
     assert measured.reliable
     diff = measured.c_uF_per_cm2 - theory.series_mean
     assert abs(diff) < 3 * measured.c_sem_uF_per_cm2, (measured, theory.series_mean)
-    # Var(V_m) of 5 ns holds to 17-32% (block averaging, four seeds at 3 and 5 ns), so this
-    # window catches a capacitance off by a factor 2.5; the slow 30 ns version holds it to 10%
+    # Var(V_m) of 2.7 ns holds to 27-37% (block averaging, seeds 1-3; 17-32% at 3 and 5 ns
+    # with a detected start), so this window catches a capacitance off by a factor 2.5; the
+    # slow 30 ns version holds it to 10%
     assert measured.c_sem_uF_per_cm2 < 0.4 * measured.c_uF_per_cm2
 
 
