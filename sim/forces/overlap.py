@@ -51,9 +51,12 @@ def helper_thread() -> ThreadPoolExecutor:
 
 
 def worth_overlapping(spme) -> bool:
-    """Whether to run this SPME's transform beside the pairs (see the module docstring)."""
-    return (os.environ.get("IONSIM_MESH_THREAD", "1") != "0" and numba.get_num_threads() >= 2
-            and spme.mesh_points >= MIN_MESH_POINTS)
+    """Whether to run this SPME's transform beside the pairs (see the module docstring).
+    Asked on every evaluation, since the thread count can change during a run; the mesh is
+    tested first, because reading the environment costs about 5 us, 1% of a small system's
+    step."""
+    return (spme.mesh_points >= MIN_MESH_POINTS and numba.get_num_threads() >= 2
+            and os.environ.get("IONSIM_MESH_THREAD", "1") != "0")
 
 
 def pairs_and_mesh(pair, spme, pos, charges, forces, overlap: bool):
