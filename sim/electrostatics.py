@@ -34,7 +34,7 @@ class PairTerm(ForceTerm):
     energy_names = ("wca", "coulomb_real")
 
     def __init__(self, impl: ShortRangeForces):
-        self.impl = impl
+        self.impl = self.pair_forces = impl
 
     def compute(self, pos, forces):
         wca, real = self.impl.compute(pos, forces)
@@ -44,14 +44,16 @@ class PairTerm(ForceTerm):
 class EwaldTerm(ForceTerm):
     """WCA, real-space Coulomb (sim.forces.short_range) and SPME (sim.forces.ewald) in one
     term, so that SPME's FFTs can run in a second thread beside the pairs
-    (sim.forces.overlap; the same bits either way). `impl` is the pair forces, whose overlap
-    flags the step uses, as PairTerm's. overlap: None chooses by the mesh and the threads
-    (sim.forces.overlap.worth_overlapping), True or False forces it."""
+    (sim.forces.overlap; the same bits either way). `impl` is the pair forces (also its
+    `pair_forces`, whose overlap flags the step uses, as PairTerm's). overlap: None chooses
+    by the mesh and the threads (sim.forces.overlap.worth_overlapping), True or False
+    forces it."""
     name = "ewald"
     energy_names = ("wca", "coulomb_real", "coulomb_reciprocal", "coulomb_self")
 
     def __init__(self, pair: ShortRangeForces, spme: SPME, charges, self_term: float):
         self.impl, self.spme, self.charges, self.self_term = pair, spme, charges, self_term
+        self.pair_forces = pair
         self.overlap = None
 
     def compute(self, pos, forces):

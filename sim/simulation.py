@@ -53,8 +53,7 @@ class ForceField:
 
     def __init__(self, scenario: Scenario, species, charges, tuning_positions,
                  extra_terms=()):
-        from .electrostatics import (EwaldTerm, PairTerm, build_electrostatic_terms,
-                                     potential_observable)
+        from .electrostatics import PairTerm, build_electrostatic_terms, potential_observable
         self.ewald_parameters = None
         self.potential = None  # pos, windows -> phi_bar per window, kJ/(mol e)
         diam = [s.diameter for s in scenario.species]
@@ -68,8 +67,7 @@ class ForceField:
             if len(scenario.membranes) >= 2:
                 self.potential = potential_observable(scenario, charges)
         self.terms = terms + list(extra_terms)
-        self.pair = next((t.impl for t in self.terms if isinstance(t, (PairTerm, EwaldTerm))),
-                         None)
+        self.pair = next((t.pair_forces for t in self.terms if t.pair_forces is not None), None)
         self.forces = np.zeros((len(species), 3))
         self.energies: dict[str, float] = {}
         self._compiled_elsewhere = None  # (ids of terms, the wait for them) or None

@@ -11,6 +11,9 @@ class ForceTerm:
     #: Whether sim.compile_ahead may compile this term's kernels in its second process: true
     #: only for a term whose compiled functions no other term and not the step use.
     compiles_apart = False
+    #: The pair forces (sim.forces.short_range.ShortRangeForces) this term computes, whose
+    #: overlap flags the step reads to undo moves into overlaps; None for other terms.
+    pair_forces = None
 
     @property
     def energy_names(self) -> tuple[str, ...]:
