@@ -17,7 +17,9 @@ after the equilibration:
 - the energy terms (sim.simulation.ForceField) of one ion of the species moved from the
   middle of compartment 0 to points on a pore's axis, in kT, over `--probes` frames, and
   how the membrane term's bow at mid-pore (its value there minus the mean of its two ends)
-  grows with the number of the species' ions already in that membrane.
+  grows with the number of the species' ions already in that membrane, and what it is
+  with those ions moved back into compartment 0 (the control; a lone ion's charging energy
+  (e^2 / 2C)(f - f^2 / 2), C one membrane's capacitance, bows by e^2 / 16C).
 
 Prints JSON. Units: nm, ns, mM, kT.
 """
@@ -104,6 +106,28 @@ def crossings_per_ns(f, s_index, t0_ps, t1_ps):
             "in": float(np.sum(keep & (dst == 0)) / span_ns)}
 
 
+def membrane_bow(sim, p, i, at, kt):
+    """The membrane term (kT) at mid-pore less the mean at the two faces for ion i at the
+    three points `at` (face, middle, face) of a pore's axis."""
+    e = []
+    for point in at:
+        q = p.copy()
+        q[i] = point
+        e.append(sim.force_field.evaluate(q)["membrane_dielectric"] / kt)
+    return e[1] - 0.5 * (e[0] + e[2])
+
+
+def emptied_slabs(sc, p, species, s_index, rng):
+    """The frame with the species' ions in any membrane moved to compartment 0's middle
+    plane (at random x, y): the control without the ions that sit in the pores."""
+    lo0, hi0 = sc.compartment_bounds()[0]
+    q = p.copy()
+    for lo, hi in sc.membrane_bounds():
+        for j in np.nonzero((species == s_index) & (q[:, 2] > lo) & (q[:, 2] < hi))[0]:
+            q[j] = (rng.uniform(0, sc.box[0]), rng.uniform(0, sc.box[1]), 0.5 * (lo0 + hi0))
+    return q
+
+
 def probe_energies(sc, pos, species, s_index, probes, seed=0):
     """Energy terms (kT) of one ion moved from compartment 0's middle onto a pore's axis."""
     from sim.simulation import Simulation
@@ -119,7 +143,7 @@ def probe_energies(sc, pos, species, s_index, probes, seed=0):
     channels = sc.membranes[0].channels
     rng = np.random.default_rng(seed)
     picks = np.linspace(0, len(pos) - 1, min(probes, len(pos))).astype(int)
-    names, rows, in_slab = None, [], []
+    names, rows, in_slab, bow_emptied = None, [], [], []
     for k in picks:
         p = pos[k].copy()
         third = (hi0 - lo0) / 3
@@ -139,10 +163,15 @@ def probe_energies(sc, pos, species, s_index, probes, seed=0):
             row.append([(e[n] - e0[n]) / kt for n in names])
         rows.append(row)
         in_slab.append(int(np.sum((species == s_index) & (p[:, 2] > lo) & (p[:, 2] < hi))))
+        ends = [(ch.x, ch.y, lo + zt if inside_below else hi - zt)
+                for zt in (zetas[0], thickness / 2, zetas[-1])]
+        bow_emptied.append(membrane_bow(sim, emptied_slabs(sc, p, species, s_index, rng), i,
+                                        ends, kt))
     du = np.array(rows)  # probes, zetas, terms
     membrane = du[:, :, names.index("membrane_dielectric")]
     mid = len(zetas) // 2
     bow = membrane[:, mid] - 0.5 * (membrane[:, 0] + membrane[:, -1])
+    bow_emptied = np.array(bow_emptied)
     in_slab = np.array(in_slab)
     by_count = {str(n): {"probes": int(np.sum(in_slab == n)),
                          "bow_kT": float(bow[in_slab == n].mean())}
@@ -151,6 +180,10 @@ def probe_energies(sc, pos, species, s_index, probes, seed=0):
         "probes": len(rows), "zeta_nm": zetas.round(3).tolist(),
         "mean_delta_U_kT": {n: du[:, :, j].mean(axis=0).round(2).tolist()
                             for j, n in enumerate(names)},
+        "membrane_bow_at_mid_kT": {
+            "as_is": [float(bow.mean()), float(bow.std(ddof=1) / np.sqrt(len(bow)))],
+            "slabs_emptied": [float(bow_emptied.mean()),
+                              float(bow_emptied.std(ddof=1) / np.sqrt(len(bow_emptied)))]},
         "membrane_bow_at_mid_kT_by_ions_in_membrane": by_count,
         "bow_correlation_with_ions_in_membrane": float(np.corrcoef(in_slab, bow)[0, 1])
         if len(set(in_slab.tolist())) > 1 else None,
