@@ -40,6 +40,7 @@ BINS = 12
 
 
 def frames_after_equilibration(f, equilibration_ps):
+    """Positions (frames, N, 3) nm and times (ps) of the frames from equilibration_ps on."""
     t = f["particles/ions/position/time"][:]
     keep = np.nonzero(t >= equilibration_ps)[0]
     return f["particles/ions/position/value"][keep].astype(np.float64), t[keep]
@@ -57,7 +58,8 @@ def depth_in_membranes(z, sc):
 
 
 def one_way_rate(c_mM, dz, diffusion, area):
-    """D A / int dz / c (per ns) for c in mM on bins of width dz (nm)."""
+    """D A / int dz / c (per ns) for c (mM) on bins of width dz (nm), diffusion D in
+    nm^2/ns and the pores' open area A in nm^2."""
     from sim.units import PER_NM3_TO_MM
     return float(diffusion * area / (dz * np.sum(PER_NM3_TO_MM / c_mM)))
 
@@ -208,8 +210,10 @@ def main():
         _refuse(f"{run}: not a run directory (give one run's directory; for --replicas, "
                 f"one replica's, e.g. runs/potassium/p000-r000)")
     sc = load_scenario(run / "scenario.yaml")
-    if len(sc.membranes) < 2 or not all(m.channels for m in sc.membranes):
-        _refuse(f"{run / 'scenario.yaml'}: membranes: two, each with channels, are needed")
+    if (len(sc.membranes) != 2 or not all(m.channels for m in sc.membranes)
+            or sc.membranes[0].thickness != sc.membranes[1].thickness):
+        _refuse(f"{run / 'scenario.yaml'}: membranes: two of one thickness, each with "
+                f"channels, are needed")
     if args.species not in [sp.name for sp in sc.species]:
         _refuse(f"--species {args.species}: not simulated in this run (accepted: "
                 f"{', '.join(sp.name for sp in sc.species)})")
