@@ -108,6 +108,14 @@ class PoreOccupancy:
     reason: str = ""
 
 
+def open_area(scenario, j: int, name: str) -> float:
+    """Cross-section (nm^2) of membrane j's pores that admit species `name` open to its
+    centre: the sum of pi (r - a)^2 over them, a the species' radius."""
+    a = scenario.species[scenario.species_index(name)].radius
+    return sum(math.pi * (ch.radius - a) ** 2 for ch in scenario.membranes[j].channels
+               if name in ch.permeant and ch.radius > a)
+
+
 def _pore_profiles(m: Measurements, name: str, density: np.ndarray):
     """g(z) of species `name` in each membrane's pores (a list of arrays), from a mean
     density profile (S, nbins) nm^-3."""
@@ -121,10 +129,8 @@ def _pore_profiles(m: Measurements, name: str, density: np.ndarray):
     c_bulk /= PER_NM3_TO_MM
     profiles = []
     for j, (lo, hi) in enumerate(sc.membrane_bounds()):
-        open_area = sum(math.pi * (ch.radius - a) ** 2 for ch in sc.membranes[j].channels
-                        if name in ch.permeant and ch.radius > a)
         inside = (z - width / 2 >= lo - a) & (z + width / 2 <= hi + a)
-        profiles.append(density[s, inside] * sc.area / (open_area * c_bulk))
+        profiles.append(density[s, inside] * sc.area / (open_area(sc, j, name) * c_bulk))
     return profiles
 
 

@@ -11,9 +11,10 @@ after the equilibration:
   pi (r - a)^2 each), against non-interacting ions in a potential linear across the
   membrane, c_0 exp(-u zeta / L) with u = ln(c_0 / c_1) of the measured bulks;
 - the one-way rate each profile gives, D A / int dzeta / c(zeta) (Smoluchowski: the
-  equilibrium one-way flux through a 1-D free-energy profile; for the linear potential it
-  is GHK's P c_1 u / (1 - exp(-u)) with P = D / L), against the crossings the run counted
-  each way per ns;
+  equilibrium one-way flux through a 1-D free-energy profile, the pore resistance of
+  analysis.selectivity's model; for the linear potential it is GHK's
+  P c_1 u / (1 - exp(-u)) with P = D / L), against the crossings the run counted each way
+  per ns;
 - the energy terms (sim.simulation.ForceField) of one ion of the species moved from the
   middle of compartment 0 to points on a pore's axis, in kT, over `--probes` frames, and
   how the membrane term's bow at mid-pore (its value there minus the mean of its two ends)
@@ -39,13 +40,6 @@ sys.path.insert(0, str(ROOT))
 BINS = 12
 
 
-def frames_after_equilibration(f, equilibration_ps):
-    """Positions (frames, N, 3) nm and times (ps) of the frames from equilibration_ps on."""
-    t = f["particles/ions/position/time"][:]
-    keep = np.nonzero(t >= equilibration_ps)[0]
-    return f["particles/ions/position/value"][keep].astype(np.float64), t[keep]
-
-
 def depth_in_membranes(z, sc):
     """Depth (nm) of each position below the membrane face touching compartment 0, NaN
     outside the membranes; one column per membrane."""
@@ -66,9 +60,9 @@ def one_way_rate(c_mM, dz, diffusion, area):
 
 def profile(sc, pos, species, s_index, bulk_mM):
     """The species' density along the pores against the non-interacting linear profile."""
-    channels = [ch for m in sc.membranes for ch in m.channels]
-    radius = sc.species[s_index].radius
-    area = float(sum(np.pi * (ch.radius - radius) ** 2 for ch in channels))
+    from analysis.selectivity import open_area
+    area = float(sum(open_area(sc, j, sc.species[s_index].name)
+                     for j in range(len(sc.membranes))))
     thickness = sc.membranes[0].thickness
     dz = thickness / BINS
     z = pos[:, :, 2][:, species == s_index]
@@ -98,14 +92,13 @@ def profile(sc, pos, species, s_index, bulk_mM):
     }
 
 
-def crossings_per_ns(f, s_index, t0_ps, t1_ps):
-    """Crossings of the species each way per ns after t0 (out of compartment 0, into it)."""
-    g = f["ionsim/crossings"]
-    t, sp, src, dst = (g[k][:] for k in ("time", "species", "from", "to"))
-    keep = (t >= t0_ps) & (sp == s_index)
+def crossings_per_ns(crossings, s_index, t0_ps, t1_ps):
+    """Crossings of the species each way per ns after t0 (out of compartment 0, into it);
+    crossings: sim.io.RunData.crossings."""
+    keep = (crossings["time"] >= t0_ps) & (crossings["species"] == s_index)
     span_ns = (t1_ps - t0_ps) / 1e3
-    return {"out": float(np.sum(keep & (src == 0)) / span_ns),
-            "in": float(np.sum(keep & (dst == 0)) / span_ns)}
+    return {"out": float(np.sum(keep & (crossings["from"] == 0)) / span_ns),
+            "in": float(np.sum(keep & (crossings["to"] == 0)) / span_ns)}
 
 
 def membrane_bow(sim, p, i, at, kt):
@@ -203,31 +196,31 @@ def main():
     p.add_argument("--species", default="K+")
     p.add_argument("--probes", type=int, default=40)
     args = p.parse_args()
-    import h5py
-    from sim.scenario import load_scenario
-    run = Path(args.run_dir)
-    if not (run / "scenario.yaml").exists() or not (run / "trajectory.h5").exists():
-        _refuse(f"{run}: not a run directory (give one run's directory; for --replicas, "
-                f"one replica's, e.g. runs/potassium/p000-r000)")
-    sc = load_scenario(run / "scenario.yaml")
+    from analysis.runs import measure, open_run
+    from sim.errors import UserError
+    try:
+        run = open_run(args.run_dir)
+    except UserError as err:
+        _refuse(f"{err} (for --replicas, give one replica's directory, e.g. "
+                f"runs/potassium/p000-r000)")
+    sc = run.scenario
     if (len(sc.membranes) != 2 or not all(m.channels for m in sc.membranes)
             or sc.membranes[0].thickness != sc.membranes[1].thickness):
-        _refuse(f"{run / 'scenario.yaml'}: membranes: two of one thickness, each with "
+        _refuse(f"{run.dir / 'scenario.yaml'}: membranes: two of one thickness, each with "
                 f"channels, are needed")
-    if args.species not in [sp.name for sp in sc.species]:
+    if args.species not in run.species_names:
         _refuse(f"--species {args.species}: not simulated in this run (accepted: "
-                f"{', '.join(sp.name for sp in sc.species)})")
+                f"{', '.join(run.species_names)})")
     s_index = sc.species_index(args.species)
-    t_eq = sc.run.equilibration if isinstance(sc.run.equilibration, float) else 0.0
-    with h5py.File(run / "trajectory.h5", "r") as f:
-        species = f["particles/ions/species"][:]
-        pos, t = frames_after_equilibration(f, t_eq)
-        bt = f["observables/bulk_concentration/time"][:]
-        bulk = f["observables/bulk_concentration/value"][:][bt >= t_eq][:, :, s_index]
-        rates = crossings_per_ns(f, s_index, t_eq, float(t[-1]))
-    bulk_mM = bulk.mean(axis=0)
+    m = measure(run)
+    t_eq = m.t_equil_ps
+    frames = np.nonzero(run.frame_times >= t_eq)[0]
+    pos, t = run.positions(frames), run.frame_times[frames]
+    species = run.species
+    rates = crossings_per_ns(run.crossings, s_index, t_eq, float(t[-1]))
+    bulk_mM = np.array([m.bulk_mM[k, s_index].mean for k in range(2)])
     print(json.dumps({
-        "run": str(run), "species": args.species, "frames": int(len(t)),
+        "run": str(run.dir), "species": args.species, "frames": int(len(t)),
         "equilibration_ps": t_eq, "bulk_mM": bulk_mM.round(2).tolist(),
         "crossings_per_ns_each_way": rates,
         "profile": profile(sc, pos, species, s_index, bulk_mM),

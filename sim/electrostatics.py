@@ -28,20 +28,29 @@ from .forces.term import ForceTerm
 from .scenario import Scenario
 
 
-class PairTerm(ForceTerm):
+class _PairTermBase(ForceTerm):
+    """A term whose `impl` is the pair forces (sim.forces.short_range.ShortRangeForces)."""
+    impl: ShortRangeForces
+
+    @property
+    def pair_forces(self) -> ShortRangeForces:
+        return self.impl
+
+
+class PairTerm(_PairTermBase):
     """WCA and real-space Coulomb over the Verlet list (sim.forces.short_range)."""
     name = "short_range"
     energy_names = ("wca", "coulomb_real")
 
     def __init__(self, impl: ShortRangeForces):
-        self.impl = self.pair_forces = impl
+        self.impl = impl
 
     def compute(self, pos, forces):
         wca, real = self.impl.compute(pos, forces)
         return {"wca": wca, "coulomb_real": real}
 
 
-class EwaldTerm(ForceTerm):
+class EwaldTerm(_PairTermBase):
     """WCA, real-space Coulomb (sim.forces.short_range) and SPME (sim.forces.ewald) in one
     term, so that SPME's FFTs can run in a second thread beside the pairs
     (sim.forces.overlap; the same bits either way). `impl` is the pair forces (also its
@@ -53,7 +62,6 @@ class EwaldTerm(ForceTerm):
 
     def __init__(self, pair: ShortRangeForces, spme: SPME, charges, self_term: float):
         self.impl, self.spme, self.charges, self.self_term = pair, spme, charges, self_term
-        self.pair_forces = pair
         self.overlap = None
 
     def compute(self, pos, forces):
